@@ -1,0 +1,99 @@
+"""Typed config schemas: one definition gives Hydra's schema, validation and the run hash.
+
+The scientific part of a config (model, data, training recipe, pruning method and
+seed) identifies a run; bookkeeping (how many levels to run, where to write, how
+to launch) does not. See `pipeline.identity`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from hydra.core.config_store import ConfigStore
+
+
+@dataclass
+class ModelConfig:
+    name: str = "mnist1d_mlp"
+
+
+@dataclass
+class DataConfig:
+    name: str = "mnist1d"
+    root: str | None = None  # directory of a file-based dataset (bookkeeping: not hashed)
+    augment: bool = False  # random crop (padding 4) and horizontal flip, on the device
+
+
+@dataclass
+class TrainConfig:
+    optimizer: str = "sgd"
+    lr: float = 0.1
+    momentum: float = 0.0
+    weight_decay: float = 0.0
+    nesterov: bool = False
+    batch_size: int = 128
+    duration: str = "40ep"
+    milestones: list[str] = field(default_factory=list)  # steps where lr *= gamma
+    gamma: float = 0.1
+    warmup: str = "0it"  # linear warm-up length
+    eval_every: str = "1ep"
+
+
+@dataclass
+class PruneConfig:
+    method: str = "imp"
+    scope: str = "global"  # global | layerwise magnitude ranking
+    fraction: float = 0.2  # fraction of the remaining weights removed per level
+    output_scale: float = 1.0  # the output layer is pruned at fraction * output_scale
+    densities: list[float] | None = None  # an explicit density ladder instead of `fraction`
+    rewind: str = "0it"  # weights (and schedule position) to rewind to
+    retrain: str = "rewind"  # rewind | lr_rewind | finetune
+    control: str = "none"  # none | reinit | shuffle
+    levels: int | None = None  # bookkeeping: how far down the ladder to go (not hashed)
+
+
+@dataclass
+class LauncherConfig:
+    name: str = "local"
+    cohort_size: int = 0  # runs trained together as one network; 0 picks automatically
+    device: str = "auto"  # auto | cpu | cuda | cuda:N
+    threads: int = 0  # torch CPU threads; 0 leaves torch's default
+
+
+@dataclass
+class SweepConfig:
+    name: str = "default"
+
+
+@dataclass
+class Config:
+    model: ModelConfig = field(default_factory=ModelConfig)
+    data: DataConfig = field(default_factory=DataConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    prune: PruneConfig = field(default_factory=PruneConfig)
+    seed: int = 0
+    launcher: LauncherConfig = field(default_factory=LauncherConfig)
+    sweep: SweepConfig = field(default_factory=SweepConfig)
+    out: str = "lth_out"  # root of runs/ and sweeps/
+    checkpoint_every: str = "1ep"  # mid-level checkpoint interval
+    progress: bool = True
+
+
+DEFAULT_LEVELS = 10
+
+# Fields that describe how a run is executed, not what it computes.
+BOOKKEEPING = {
+    ("data", "root"),
+    ("prune", "levels"),
+    ("launcher",),
+    ("sweep",),
+    ("out",),
+    ("checkpoint_every",),
+    ("progress",),
+}
+
+
+def register_schemas() -> None:
+    """Make the dataclasses Hydra's schema for conf/config.yaml."""
+    store = ConfigStore.instance()
+    store.store(name="schema", node=Config)

@@ -1,0 +1,46 @@
+"""Run identity: a short hash of the scientific config with default values omitted.
+
+Omitting defaults means a new option with a no-op default leaves every old id
+unchanged; bookkeeping fields (pipeline.config.BOOKKEEPING) never enter the hash.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from typing import Any
+
+from pipeline.config import BOOKKEEPING, Config
+
+ID_LENGTH = 12
+
+
+def _non_default(value: Any, default: Any, path: tuple[str, ...]) -> dict[str, Any] | None:
+    if any(path[: len(skip)] == skip for skip in BOOKKEEPING):
+        return None
+    if dataclasses.is_dataclass(value):
+        out = {}
+        for f in dataclasses.fields(value):
+            sub = _non_default(getattr(value, f.name), getattr(default, f.name), (*path, f.name))
+            if sub is not None:
+                out[f.name] = sub
+        return out or None
+    if value == default:
+        return None
+    return value
+
+
+def scientific_dict(cfg: Config) -> dict[str, Any]:
+    """The fields that define what a run computes, minus those equal to their defaults."""
+    return _non_default(cfg, Config(), ()) or {}
+
+
+def run_id(cfg: Config) -> str:
+    text = json.dumps(scientific_dict(cfg), sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()[:ID_LENGTH]
+
+
+def source_config(cfg: Config) -> Config:
+    """A control's source: the same run without the control."""
+    return dataclasses.replace(cfg, prune=dataclasses.replace(cfg.prune, control="none"))

@@ -1,0 +1,267 @@
+"""The IMP driver: a cohort of runs goes level by level (train -> prune -> rewind).
+
+Every level of every run is written to its run directory as it completes, and a
+level in progress checkpoints every `checkpoint_every`; running the cohort again
+skips finished levels and resumes the partial ones. Members of one cohort share
+model, data, recipe and rewind point; each has its own method, mask and seed.
+A control trains in the same cohort as its source run, whose level-L mask it
+derives from.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from itertools import groupby
+
+import torch
+from omegaconf import OmegaConf
+
+from pipeline.config import Config
+from pipeline.data.batches import epoch_seed, iterations_per_epoch
+from pipeline.data.tensors import TensorDataset
+from pipeline.identity import run_id, source_config
+from pipeline.io import load_json, load_tensors, save_json, save_tensors, save_yaml
+from pipeline.models.members import build_plain, initial_state, prunable_names
+from pipeline.paths import Layout, RunPaths
+from pipeline.prune.controls import CONTROLS, Control
+from pipeline.prune.ladder import ladder, level_count
+from pipeline.prune.masks import Masks, density, full_masks, layer_densities
+from pipeline.prune.methods import METHODS, PruneContext
+from pipeline.steps import parse_step
+from pipeline.train.schedule import constant, learning_rate
+from pipeline.train.trainer import CohortTrainer, Hooks, LevelPlan, Member, MemberResult
+
+StateDict = dict[str, torch.Tensor]
+
+
+def mask_generator(seed: int, level: int, salt: int) -> torch.Generator:
+    return torch.Generator().manual_seed(epoch_seed(seed + salt, level, 0x6D61736B))
+
+
+def reinit_seed(seed: int) -> int:
+    """The fresh-initialization control's seed: fixed, and distinct from every run seed."""
+    return epoch_seed(seed, 0, 0x7265696E) % (2**31) + 2**31
+
+
+@dataclass
+class Run:
+    cfg: Config
+    paths: RunPaths
+    source: Run | None = None
+
+    @property
+    def id(self) -> str:
+        return self.paths.dir.name
+
+    @property
+    def control(self) -> Control | None:
+        return CONTROLS.get(self.cfg.prune.control)
+
+    @property
+    def levels(self) -> int:
+        return level_count(self.cfg.prune)
+
+    @property
+    def first_level(self) -> int:
+        """Controls start at level 1: their level 0 is their source's dense network."""
+        return 1 if self.control else 0
+
+    def pending_levels(self) -> list[int]:
+        done = set(self.paths.completed_levels())
+        return [lv for lv in range(self.first_level, self.levels + 1) if lv not in done]
+
+
+def link_runs(configs: list[Config], layout: Layout) -> list[Run]:
+    """Runs for `configs`, each control linked to its source (added if missing)."""
+    runs: dict[str, Run] = {}
+    for cfg in configs:
+        runs.setdefault(run_id(cfg), Run(cfg, layout.run(run_id(cfg))))
+    for run in list(runs.values()):
+        if run.control:
+            src = source_config(run.cfg)
+            run.source = runs.setdefault(run_id(src), Run(src, layout.run(run_id(src))))
+    return list(runs.values())
+
+
+class Reporter:
+    """Progress callbacks; the launcher shows them, the default ignores them."""
+
+    def level_started(self, level: int, runs: list[Run], start: int, end: int) -> None: ...
+
+    def evaluated(self, iteration: int, accuracy: torch.Tensor) -> None: ...
+
+    def level_finished(self, level: int, runs: list[Run], metrics: list[dict]) -> None: ...
+
+
+class _LevelHooks(Hooks):
+    def __init__(self, driver: CohortDriver, runs: list[Run], level: int, end: int):
+        self.driver, self.runs, self.level, self.end = driver, runs, level, end
+
+    def on_evaluation(self, iteration: int, accuracy: torch.Tensor) -> None:
+        self.driver.reporter.evaluated(iteration, accuracy)
+        for run in self.runs:
+            save_json(run.paths.status, {"state": "running", "level": self.level,
+                                         "iteration": iteration, "of": self.end,
+                                         "updated": time.time()})
+
+    def on_checkpoint(self, iteration: int, members: list[Member]) -> None:
+        for run, member in zip(self.runs, members):
+            payload = dataclasses.asdict(member)
+            payload.pop("mask")
+            save_tensors(run.paths.level(self.level).partial, payload)
+
+    def on_snapshot(self, iteration: int, states: list[StateDict]) -> None:
+        for run, state in zip(self.runs, states):
+            save_tensors(run.paths.rewind, state)
+
+    def should_stop(self) -> bool:
+        return self.driver.should_stop()
+
+
+class CohortDriver:
+    def __init__(
+        self, runs: list[Run], data: TensorDataset, device: torch.device,
+        reporter: Reporter | None = None, should_stop: Callable[[], bool] = lambda: False,
+    ):
+        self.runs, self.data, self.device = runs, data, device
+        self.reporter = reporter or Reporter()
+        self.should_stop = should_stop
+        cfg = runs[0].cfg
+        self.model, self.train_cfg = cfg.model.name, cfg.train
+        self.ipe = iterations_per_epoch(len(data.y_train), cfg.train.batch_size)
+        self.total = parse_step(cfg.train.duration, self.ipe)
+        self.rewind_at = parse_step(cfg.prune.rewind, self.ipe)
+        self.retrain = cfg.prune.retrain
+        self.checkpoint_every = parse_step(cfg.checkpoint_every, self.ipe)
+        self.eval_every = parse_step(cfg.train.eval_every, self.ipe)
+        shapes_model = build_plain(self.model, data.input_shape, data.num_classes)
+        self.names = prunable_names(shapes_model)
+        self.shapes = {n: p.shape for n, p in shapes_model.named_parameters() if n in self.names}
+
+    # -- what each member starts from -------------------------------------------------
+    def _init(self, seed: int) -> StateDict:
+        return initial_state(self.model, self.data.input_shape, self.data.num_classes, seed)
+
+    def _trained(self, run: Run, level: int) -> StateDict:
+        owner = run.source if run.control and level == 0 else run
+        return load_tensors(owner.paths.level(level).final)
+
+    def _rewind_state(self, run: Run) -> StateDict:
+        if not run.paths.rewind.is_file():
+            if run.control and run.control.fresh_init:
+                state = self._init(reinit_seed(run.cfg.seed))
+            else:
+                state = load_tensors((run.source or run).paths.rewind)
+            save_tensors(run.paths.rewind, state)
+        return load_tensors(run.paths.rewind)
+
+    def _mask(self, run: Run, level: int) -> Masks:
+        path = run.paths.level(level).mask
+        if path.is_file():
+            return load_tensors(path)
+        if run.control:
+            source_mask = load_tensors(run.source.paths.level(level).mask)
+            mask = run.control.derive_mask(source_mask, mask_generator(run.cfg.seed, level, 1))
+        else:
+            previous = (load_tensors(run.paths.level(level - 1).mask) if level > 1
+                        else full_masks(self.shapes_state(), self.names))
+            ctx = PruneContext(
+                level=level, rung=ladder(run.cfg.prune)[level - 1], names=self.names,
+                scope=run.cfg.prune.scope, previous_mask=previous,
+                trained=lambda lv: self._trained(run, lv), shapes=self.shapes,
+                generator=mask_generator(run.cfg.seed, level, 0),
+            )
+            mask = METHODS[run.cfg.prune.method](ctx)
+        save_tensors(path, mask)
+        return mask
+
+    def shapes_state(self) -> StateDict:
+        return {n: torch.empty(s) for n, s in self.shapes.items()}
+
+    def _member(self, run: Run, level: int) -> Member:
+        paths = run.paths.level(level)
+        mask = None if level == 0 else self._mask(run, level)
+        if paths.partial.is_file():
+            return Member(mask=mask, **load_tensors(paths.partial))
+        if level == 0:
+            state = self._init(run.cfg.seed)
+            if self.rewind_at == 0:
+                save_tensors(run.paths.rewind, state)
+        elif self.retrain == "rewind":
+            state = self._rewind_state(run)
+        else:
+            self._rewind_state(run)
+            state = self._trained(run, level - 1)
+        return Member(seed=run.cfg.seed, state=state, mask=mask)
+
+    def _plan(self, level: int) -> LevelPlan:
+        lr = learning_rate(self.train_cfg, self.ipe)
+        start = 0 if level == 0 else self.rewind_at
+        if level > 0 and self.retrain == "finetune":
+            lr = constant(lr(self.total - 1))
+        return LevelPlan(
+            self.model, self.train_cfg, level, start, self.total, lr,
+            augment=self.runs[0].cfg.data.augment, eval_every=self.eval_every,
+            checkpoint_every=self.checkpoint_every,
+            snapshot_at=self.rewind_at if level == 0 and self.rewind_at > 0 else None,
+        )
+
+    # -- the level loop -----------------------------------------------------------------
+    def run(self) -> None:
+        for run in self.runs:
+            if not run.paths.config.is_file():
+                save_yaml(run.paths.config, OmegaConf.to_container(OmegaConf.structured(run.cfg)))
+        top = max(run.levels for run in self.runs)
+        for level in range(top + 1):
+            pending = [r for r in self.runs if level in r.pending_levels()]
+            pending.sort(key=lambda r: r.control is not None)  # sources' masks first
+            if not pending:
+                continue
+            members = [self._member(r, level) for r in pending]
+            resume_points = sorted(zip(pending, members), key=lambda p: p[1].iteration or -1)
+            for _, group in groupby(resume_points, key=lambda p: p[1].iteration or -1):
+                group = list(group)
+                self._train([r for r, _ in group], [m for _, m in group], level)
+        for run in self.runs:
+            save_json(run.paths.status, {"state": "done", "level": run.levels,
+                                         "updated": time.time()})
+
+    def _train(self, runs: list[Run], members: list[Member], level: int) -> None:
+        plan = self._plan(level)
+        self.reporter.level_started(level, runs, plan.start, plan.end)
+        trainer = CohortTrainer(plan, members, self.data, self.device)
+        results = trainer.run(_LevelHooks(self, runs, level, plan.end))
+        metrics = [
+            self._finish(run, level, member.mask, result, plan, len(runs))
+            for run, member, result in zip(runs, members, results)
+        ]
+        self.reporter.level_finished(level, runs, metrics)
+
+    def _finish(self, run: Run, level: int, mask: Masks | None, result: MemberResult,
+                plan: LevelPlan, cohort: int) -> dict:
+        paths = run.paths.level(level)
+        mask = mask or full_masks(result.state, self.names)
+        best = min(result.evaluations, key=lambda e: e["test_loss"])
+        final = result.evaluations[-1]
+        metrics = {
+            "run_id": run.id, "level": level, "density": density(mask),
+            "layer_density": layer_densities(mask),
+            "test_accuracy": final["test_accuracy"], "test_loss": final["test_loss"],
+            "best_accuracy": max(e["test_accuracy"] for e in result.evaluations),
+            "best_iteration": best["iteration"], "early_stop_accuracy": best["test_accuracy"],
+            "iterations": plan.end - plan.start, "seconds": result.seconds,
+            "cohort_size": cohort, "evaluations": result.evaluations,
+        }
+        if level == 0:
+            save_tensors(paths.mask, mask)
+        save_tensors(paths.final, result.state)
+        save_json(paths.metrics, metrics)
+        paths.partial.unlink(missing_ok=True)
+        return metrics
+
+
+def level_metrics(run_paths: RunPaths) -> list[dict]:
+    return [load_json(run_paths.level(lv).metrics) for lv in run_paths.completed_levels()]

@@ -1,0 +1,95 @@
+"""Every on-disk path of the pipeline, defined once."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class LevelPaths:
+    dir: Path
+
+    @property
+    def mask(self) -> Path:
+        return self.dir / "mask.pt"
+
+    @property
+    def final(self) -> Path:
+        return self.dir / "final.pt"
+
+    @property
+    def metrics(self) -> Path:
+        """Written last: its presence marks the level complete."""
+        return self.dir / "metrics.json"
+
+    @property
+    def partial(self) -> Path:
+        """Mid-level checkpoint, removed when the level completes."""
+        return self.dir / "partial.pt"
+
+    def complete(self) -> bool:
+        return self.metrics.is_file()
+
+
+@dataclass(frozen=True)
+class RunPaths:
+    dir: Path
+
+    @property
+    def config(self) -> Path:
+        return self.dir / "config.yaml"
+
+    @property
+    def status(self) -> Path:
+        return self.dir / "status.json"
+
+    @property
+    def rewind(self) -> Path:
+        """Weights at the rewind point, the start of every retraining level."""
+        return self.dir / "rewind.pt"
+
+    def level(self, level: int) -> LevelPaths:
+        return LevelPaths(self.dir / f"level_{level}")
+
+    def completed_levels(self) -> list[int]:
+        found = []
+        for child in self.dir.glob("level_*"):
+            suffix = child.name.removeprefix("level_")
+            if suffix.isdigit() and LevelPaths(child).complete():
+                found.append(int(suffix))
+        return sorted(found)
+
+
+@dataclass(frozen=True)
+class Layout:
+    """The output root: runs shared by every sweep, and one folder per sweep."""
+
+    root: Path
+
+    @property
+    def runs(self) -> Path:
+        return self.root / "runs"
+
+    def run(self, run_id: str) -> RunPaths:
+        return RunPaths(self.runs / run_id)
+
+    def sweep(self, name: str) -> SweepPaths:
+        return SweepPaths(self.root / "sweeps" / name)
+
+
+@dataclass(frozen=True)
+class SweepPaths:
+    dir: Path
+
+    @property
+    def manifest(self) -> Path:
+        return self.dir / "manifest.json"
+
+    @property
+    def logs(self) -> Path:
+        return self.dir / "logs"
+
+    @property
+    def table(self) -> Path:
+        return self.dir / "results.md"

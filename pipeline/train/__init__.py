@@ -1,0 +1,1 @@
+"""Training a cohort of runs as one network."""

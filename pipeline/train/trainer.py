@@ -1,0 +1,219 @@
+"""The training loop for a cohort: K runs sharing architecture, data and schedule.
+
+Member k's loss is its own batch mean; the cohort minimizes the sum, so member
+k's gradient is exactly its own. Optimizers are element-wise, masks are applied
+after every step, and each member draws its own batches (pipeline.data.batches).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import torch
+import torch.nn.functional as F
+
+from pipeline.config import TrainConfig
+from pipeline.data.batches import EpochPlan, iterations_per_epoch
+from pipeline.data.tensors import TensorDataset
+from pipeline.models.members import build_cohort, member_state, prunable_names, stack_states
+from pipeline.train.optimizers import OPTIMIZERS
+from pipeline.train.state import member_optimizer_state, stack_optimizer_states
+
+StateDict = dict[str, torch.Tensor]
+EVAL_CHUNK = 2000
+
+
+@dataclass
+class Member:
+    """One run's work in a level: where it starts and (on resume) how far it got."""
+
+    seed: int  # seeds the data order
+    state: StateDict  # plain-model weights to start (or resume) from
+    mask: dict[str, torch.Tensor] | None = None  # plain-shaped bool masks; None = dense
+    optimizer: dict | None = None  # the member's optimizer slice, when resuming
+    evaluations: list[dict] = field(default_factory=list)  # evaluations so far, when resuming
+    seconds: float = 0.0  # training time already spent in this level
+    iteration: int | None = None  # where a resumed member stopped
+    loss_sum: float = 0.0  # training loss summed since the last evaluation, when resuming
+    loss_count: int = 0
+
+
+@dataclass
+class LevelPlan:
+    """What every member of the cohort shares in this level."""
+
+    model: str
+    train: TrainConfig
+    level: int
+    start: int  # first iteration of the schedule (the rewind point for retraining)
+    end: int  # total iterations of the schedule
+    lr: Callable[[int], float]
+    augment: bool = False
+    eval_every: int = 0  # 0: only at the start and the end
+    checkpoint_every: int = 0  # 0: never mid-level
+    snapshot_at: int | None = None  # an iteration whose weights Hooks.on_snapshot receives
+
+
+@dataclass
+class MemberResult:
+    state: StateDict
+    evaluations: list[dict]
+    seconds: float
+
+
+class Hooks:
+    """Callbacks from the loop; the defaults do nothing."""
+
+    def on_evaluation(self, iteration: int, accuracy: torch.Tensor) -> None: ...
+
+    def on_checkpoint(self, iteration: int, members: list[Member]) -> None: ...
+
+    def on_snapshot(self, iteration: int, states: list[StateDict]) -> None: ...
+
+    def should_stop(self) -> bool:
+        return False
+
+
+class Stopped(Exception):
+    """Raised after a checkpoint when Hooks.should_stop() asked the loop to end early."""
+
+
+@torch.no_grad()
+def evaluate(model, data: TensorDataset, members: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Test accuracy and mean loss of each member, [K] each."""
+    was_training = model.training
+    model.eval()
+    correct = torch.zeros(members, device=data.x_test.device)
+    loss = torch.zeros(members, device=data.x_test.device)
+    for start in range(0, len(data.y_test), EVAL_CHUNK):
+        x = data.x_test[start : start + EVAL_CHUNK]
+        y = data.y_test[start : start + EVAL_CHUNK]
+        logits = model(x.unsqueeze(0).expand(members, *x.shape))
+        loss += F.cross_entropy(
+            logits.flatten(0, 1), y.repeat(members), reduction="none"
+        ).view(members, -1).sum(1)
+        correct += (logits.argmax(-1) == y).sum(1)
+    model.train(was_training)
+    total = len(data.y_test)
+    return correct / total, loss / total
+
+
+class CohortTrainer:
+    def __init__(self, plan: LevelPlan, members: list[Member], data: TensorDataset,
+                 device: torch.device):
+        self.plan, self.members, self.data, self.device = plan, members, data, device
+        self.k = len(members)
+        self.model = build_cohort(plan.model, data.input_shape, data.num_classes, self.k)
+        self.model.to(device)
+        self.model.load_state_dict(stack_states([m.state for m in members]))
+        self.params = dict(self.model.named_parameters())
+        self.masks = self._stack_masks()
+        self.optimizer = OPTIMIZERS[plan.train.optimizer](self.model.parameters(), plan.train)
+        if members[0].optimizer is not None:
+            self.optimizer.load_state_dict(stack_optimizer_states([m.optimizer for m in members]))
+        self.ipe = iterations_per_epoch(len(data.y_train), plan.train.batch_size)
+
+    def _stack_masks(self) -> dict[str, torch.Tensor]:
+        if all(m.mask is None for m in self.members):
+            return {}
+        names = prunable_names(self.model)
+        stacked = {}
+        for name in names:
+            parts = [
+                m.mask[name] if m.mask is not None else torch.ones_like(m.state[name], dtype=bool)
+                for m in self.members
+            ]
+            stacked[name] = torch.cat(parts).to(self.device, self.params[name].dtype)
+        return stacked
+
+    @torch.no_grad()
+    def apply_masks(self) -> None:
+        for name, mask in self.masks.items():
+            self.params[name].mul_(mask)
+
+    def states(self) -> list[StateDict]:
+        state = {k: v.detach().cpu() for k, v in self.model.state_dict().items()}
+        return [member_state(state, self.k, i) for i in range(self.k)]
+
+    def export(self, iteration: int, seconds: float, loss_sum: torch.Tensor,
+               loss_count: int) -> list[Member]:
+        """Each member's state as a plain, resumable Member."""
+        optimizer = self.optimizer.state_dict()
+        optimizer = {
+            "state": {
+                k: {n: v.detach().cpu() if torch.is_tensor(v) else v for n, v in s.items()}
+                for k, s in optimizer["state"].items()
+            },
+            "param_groups": optimizer["param_groups"],
+        }
+        return [
+            Member(m.seed, state, m.mask, member_optimizer_state(optimizer, self.k, i),
+                   list(m.evaluations), m.seconds + seconds, iteration, float(loss_sum[i]),
+                   loss_count)
+            for i, (state, m) in enumerate(zip(self.states(), self.members))
+        ]
+
+    def _record(self, iteration: int, hooks: Hooks, train_loss: torch.Tensor | None) -> None:
+        accuracy, loss = evaluate(self.model, self.data, self.k)
+        for i, member in enumerate(self.members):
+            entry = {"iteration": iteration, "test_accuracy": float(accuracy[i]),
+                     "test_loss": float(loss[i])}
+            if train_loss is not None:
+                entry["train_loss"] = float(train_loss[i])
+            member.evaluations.append(entry)
+        hooks.on_evaluation(iteration, accuracy)
+
+    def run(self, hooks: Hooks | None = None) -> list[MemberResult]:
+        hooks = hooks or Hooks()
+        plan = self.plan
+        first = self.members[0]
+        iteration = plan.start if first.iteration is None else first.iteration
+        loss_sum = torch.tensor([m.loss_sum for m in self.members], device=self.device)
+        loss_count = first.loss_count
+        self.apply_masks()
+        self.model.train()
+        if not first.evaluations:
+            self._record(iteration, hooks, None)
+        began = time.perf_counter()
+        epoch_plan, epoch = None, -1
+        while iteration < plan.end:
+            if iteration // self.ipe != epoch:
+                epoch = iteration // self.ipe
+                epoch_plan = EpochPlan([m.seed for m in self.members], plan.level, epoch,
+                                       len(self.data.y_train), plan.augment, self.device)
+            x, y = epoch_plan.batch(self.data, iteration % self.ipe, plan.train.batch_size)
+            for group in self.optimizer.param_groups:
+                group["lr"] = plan.lr(iteration)
+            logits = self.model(x)
+            per_member = F.cross_entropy(
+                logits.flatten(0, 1), y.flatten(), reduction="none"
+            ).view(self.k, -1).mean(1)
+            self.optimizer.zero_grad(set_to_none=True)
+            per_member.sum().backward()
+            self.optimizer.step()
+            self.apply_masks()
+            loss_sum += per_member.detach()
+            loss_count += 1
+            iteration += 1
+            if iteration == plan.snapshot_at:
+                hooks.on_snapshot(iteration, self.states())
+            if iteration == plan.end or (plan.eval_every and iteration % plan.eval_every == 0):
+                self._record(iteration, hooks, loss_sum / loss_count)
+                loss_sum.zero_()
+                loss_count = 0
+            if iteration == plan.end:
+                break
+            stop = hooks.should_stop()
+            if stop or (plan.checkpoint_every and iteration % plan.checkpoint_every == 0):
+                seconds = time.perf_counter() - began
+                hooks.on_checkpoint(iteration, self.export(iteration, seconds, loss_sum,
+                                                           loss_count))
+                if stop:
+                    raise Stopped(f"stopped at iteration {iteration}")
+        seconds = time.perf_counter() - began
+        return [
+            MemberResult(state, m.evaluations, m.seconds + seconds)
+            for state, m in zip(self.states(), self.members)
+        ]
