@@ -57,7 +57,8 @@ class LauncherConfig:
     name: str = "local"
     cohort_size: int = 0  # runs trained together as one network; 0 picks automatically
     device: str = "auto"  # auto | cpu | cuda | cuda:N
-    threads: int = 0  # torch CPU threads; 0 leaves torch's default
+    threads: int = 0  # torch CPU threads per process; 0 leaves torch's default
+    workers: int = 0  # local processes; 0: one per visible GPU, or one on the CPU
 
 
 @dataclass

@@ -24,7 +24,7 @@ class LayerNode:
     name: str  # the weight's parameter name
     kind: str  # "linear" | "conv"
     inputs: tuple[str, ...]
-    input_shape: tuple[int, ...]  # spatial shape of the layer's input; () for vectors
+    input_shape: tuple[int, ...]  # spatial shape of the input; () after another linear layer
 
 
 def _producers(node: torch.fx.Node, prunable: dict[str, str], memo: dict) -> frozenset[str]:
@@ -66,6 +66,8 @@ def layer_graph(name: str, input_shape: tuple[int, ...], num_classes: int) -> li
             for arg in node.all_input_nodes:
                 sources |= _producers(arg, prunable, memo)
             kind = "linear" if isinstance(modules[node.target], nn.Linear) else "conv"
-            nodes.append(LayerNode(prunable[node.target], kind, tuple(sorted(sources)),
-                                   shapes[node.target]))
+            shape = shapes[node.target]
+            if kind == "linear" and INPUT in sources:  # a flattened network input
+                shape = tuple(input_shape[1:])
+            nodes.append(LayerNode(prunable[node.target], kind, tuple(sorted(sources)), shape))
     return nodes

@@ -1,0 +1,111 @@
+"""The `lth` command."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from rich.console import Console
+
+from pipeline.validate import ConfigError
+
+console = Console(stderr=True)
+
+
+def _cohort_sizer(device_name: str):
+    from pipeline.data import dataset_spec
+    from pipeline.launch.sizing import cohort_size, resolve_device
+
+    def size(cfg) -> int:
+        spec = dataset_spec(cfg.data.name)
+        device = resolve_device(cfg.launcher.device if device_name == "auto" else device_name)
+        return cohort_size(cfg.launcher.cohort_size, device, cfg.model.name, spec.input_shape,
+                           spec.num_classes, cfg.train.batch_size)
+
+    return size
+
+
+def cmd_sweep(args: argparse.Namespace) -> int:
+    from pipeline.compose import expand
+    from pipeline.launch.backends import LAUNCHERS
+    from pipeline.launch.manifest import build_manifest
+    from pipeline.paths import Layout
+    from pipeline.results import report
+
+    configs = expand(args.overrides)
+    first = configs[0]
+    layout = Layout(Path(first.out).resolve())
+    paths = layout.sweep(first.sweep.name)
+    launcher_cfg = first.launcher
+    manifest = build_manifest(first.sweep.name, layout.root, configs,
+                              _cohort_sizer(launcher_cfg.device))
+    manifest.save(paths)
+    console.print(f"sweep {manifest.name}: {len(manifest.runs)} runs in "
+                  f"{len(manifest.cohorts)} cohorts -> {paths.dir}")
+    if args.dry_run:
+        return 0
+    launcher = LAUNCHERS[launcher_cfg.name]()
+    launcher.launch(manifest, paths, list(range(len(manifest.cohorts))), launcher_cfg)
+    if launcher.blocking:
+        paths.table.write_text(report(manifest, Console()))
+        console.print(f"results table: {paths.table}")
+    return 0
+
+
+def cmd_task(args: argparse.Namespace) -> int:
+    from pipeline.launch.manifest import Manifest
+    from pipeline.launch.runner import run_cohort
+    from pipeline.paths import SweepPaths
+
+    manifest = Manifest.load(SweepPaths(Path(args.sweep_dir)))
+    for index in args.cohort:
+        run_cohort(manifest, index, args.device, show_progress=not args.no_progress)
+    return 0
+
+
+def cmd_table(args: argparse.Namespace) -> int:
+    from pipeline.launch.manifest import Manifest
+    from pipeline.paths import SweepPaths
+    from pipeline.results import report
+
+    report(Manifest.load(SweepPaths(Path(args.sweep_dir))), Console())
+    return 0
+
+
+def parser() -> argparse.ArgumentParser:
+    top = argparse.ArgumentParser(prog="lth", description=__doc__)
+    sub = top.add_subparsers(dest="command", required=True)
+
+    sweep = sub.add_parser("sweep", help="expand a Hydra sweep into a manifest and launch it")
+    sweep.add_argument("overrides", nargs="*", help="Hydra overrides, e.g. seed=0,1,2")
+    sweep.add_argument("--dry-run", action="store_true", help="write the manifest only")
+    sweep.set_defaults(func=cmd_sweep)
+
+    task = sub.add_parser("task", help="train cohorts of a sweep (what array tasks run)")
+    task.add_argument("sweep_dir")
+    task.add_argument("--cohort", type=int, action="append", required=True)
+    task.add_argument("--device", default=None)
+    task.add_argument("--no-progress", action="store_true")
+    task.set_defaults(func=cmd_task)
+
+    table = sub.add_parser("table", help="accuracy against density for a sweep")
+    table.add_argument("sweep_dir")
+    table.set_defaults(func=cmd_table)
+    return top
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except ConfigError as error:
+        console.print(f"[red]config error[/red] {error}", highlight=False, soft_wrap=True)
+        return 2
+    except FileNotFoundError as error:
+        console.print(f"[red]error[/red] {error}", highlight=False, soft_wrap=True)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

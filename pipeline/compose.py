@@ -1,0 +1,78 @@
+"""Hydra composition and sweep expansion, all at once, in one process.
+
+`lth sweep` takes Hydra overrides. Sweep overrides (commas, range(), glob())
+and a preset's `hydra.sweeper.params` are expanded into their cartesian product
+here, so the whole sweep becomes one manifest before anything runs. Plain
+overrides of a key take precedence over a preset's sweep of that key.
+"""
+
+from __future__ import annotations
+
+import itertools
+from pathlib import Path
+
+from hydra import compose, initialize_config_dir
+from hydra.core.global_hydra import GlobalHydra
+from hydra.core.override_parser.overrides_parser import OverridesParser
+from hydra.errors import HydraException, MissingConfigException
+from omegaconf import OmegaConf
+from omegaconf.errors import OmegaConfBaseException
+
+from pipeline.config import Config, register_schemas
+from pipeline.validate import ConfigError, validate
+
+CONF_DIR = Path(__file__).resolve().parent.parent / "conf"
+
+
+def _compose(overrides: list[str], hydra_config: bool = False):
+    try:
+        return compose("config", overrides=overrides, return_hydra_config=hydra_config)
+    except MissingConfigException as error:
+        first = str(error).splitlines()[0]
+        group = first.split("'")[-2].split("/")[0] if first.count("'") >= 2 else "config"
+        options = getattr(error, "options", None) or []
+        known = f"; known: {', '.join(sorted(options))}" if options else ""
+        raise ConfigError(group, f"{first}{known}") from None
+    except (HydraException, OmegaConfBaseException) as error:
+        cause = error
+        while cause.__cause__ is not None and not getattr(cause, "full_key", None):
+            cause = cause.__cause__
+        key = getattr(cause, "full_key", None) or "overrides"
+        raise ConfigError(str(key), str(cause).splitlines()[0]) from None
+
+
+def _to_config(node) -> Config:
+    try:
+        cfg = OmegaConf.to_object(node)
+    except OmegaConfBaseException as error:
+        raise ConfigError(str(getattr(error, "full_key", "config")),
+                          str(error).splitlines()[0]) from None
+    validate(cfg)
+    return cfg
+
+
+def expand(overrides: list[str], config_dir: Path = CONF_DIR) -> list[Config]:
+    """Every config of the sweep that `overrides` describe, validated."""
+    register_schemas()
+    parser = OverridesParser.create()
+    try:
+        parsed = parser.parse_overrides(overrides)
+    except HydraException as error:
+        raise ConfigError("overrides", str(error).splitlines()[0]) from None
+    fixed = [o.input_line for o in parsed if not o.is_sweep_override()]
+    fixed_keys = {o.get_key_element() for o in parsed if not o.is_sweep_override()}
+    GlobalHydra.instance().clear()
+    with initialize_config_dir(str(config_dir), version_base="1.3"):
+        base = _compose(fixed, hydra_config=True)
+        sweeps = {
+            key: parser.parse_override(f"{key}={value}")
+            for key, value in (base.hydra.sweeper.params or {}).items()
+            if key not in fixed_keys
+        }
+        sweeps.update({o.get_key_element(): o for o in parsed if o.is_sweep_override()})
+        axes = [
+            [f"{key}={value}" for value in override.sweep_string_iterator()]
+            for key, override in sweeps.items()
+        ]
+        return [_to_config(_compose(fixed + list(combo))) for combo in itertools.product(*axes)]
+

@@ -1,0 +1,10 @@
+"""Features of sparse subnetworks: statistical, structural, topological, stability.
+
+Entry points: `compute_level_features` (one network level, given as a list of
+`LayerView`) and `compute_pair_features` (two masks of one network).
+"""
+
+from pipeline.features.catalogue import compute_level_features, compute_pair_features
+from pipeline.features.graph import LayerView
+
+__all__ = ["LayerView", "compute_level_features", "compute_pair_features"]

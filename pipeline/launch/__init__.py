@@ -1,0 +1,1 @@
+"""Manifests, cohorts and the launchers that run them."""

@@ -1,0 +1,90 @@
+"""The manifest: every run of a sweep and the cohorts they train in, with stable indices.
+
+Cohort index i is what array task i trains, on every backend. A run's family
+(a source run and its controls) always shares a cohort, since the controls
+derive their masks from the source's at every level.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from omegaconf import OmegaConf
+
+from pipeline.config import Config
+from pipeline.io import load_json, save_json
+from pipeline.lottery import Run, link_runs
+from pipeline.paths import Layout, SweepPaths
+
+
+@dataclass
+class Manifest:
+    name: str
+    root: str  # the output root holding runs/
+    runs: dict[str, dict]  # run_id -> resolved config
+    cohorts: list[list[str]]  # cohort index -> run ids
+    created: float = field(default_factory=time.time)
+
+    @property
+    def layout(self) -> Layout:
+        return Layout(Path(self.root))
+
+    def config(self, run_id: str) -> Config:
+        return OmegaConf.to_object(OmegaConf.merge(OmegaConf.structured(Config),
+                                                   self.runs[run_id]))
+
+    def cohort_runs(self, index: int) -> list[Run]:
+        return link_runs([self.config(r) for r in self.cohorts[index]], self.layout)
+
+    def save(self, paths: SweepPaths) -> None:
+        save_json(paths.manifest, {"name": self.name, "root": self.root, "created": self.created,
+                                   "runs": self.runs, "cohorts": self.cohorts})
+
+    @classmethod
+    def load(cls, paths: SweepPaths) -> Manifest:
+        if not paths.manifest.is_file():
+            raise FileNotFoundError(f"{paths.dir} holds no manifest.json: not a sweep directory")
+        raw = load_json(paths.manifest)
+        return cls(raw["name"], raw["root"], raw["runs"], raw["cohorts"], raw["created"])
+
+
+def cohort_key(cfg: Config) -> str:
+    """What members of one cohort must share: architecture, data, recipe, rewind point."""
+    shared = {
+        "model": cfg.model, "data": cfg.data, "train": cfg.train,
+        "rewind": cfg.prune.rewind, "retrain": cfg.prune.retrain,
+        "checkpoint_every": cfg.checkpoint_every,
+    }
+    return json.dumps(OmegaConf.to_container(OmegaConf.create(shared)), sort_keys=True)
+
+
+def _families(runs: list[Run]) -> list[list[Run]]:
+    families: dict[str, list[Run]] = {}
+    for run in runs:
+        families.setdefault((run.source or run).id, []).append(run)
+    return list(families.values())
+
+
+def build_manifest(name: str, root: Path, configs: list[Config],
+                   cohort_size: Callable[[Config], int]) -> Manifest:
+    """Group runs into cohorts of at most `cohort_size(cfg)` runs (families kept whole)."""
+    runs = link_runs(configs, Layout(root))
+    by_key: dict[str, list[list[Run]]] = {}
+    for family in _families(runs):
+        by_key.setdefault(cohort_key(family[0].cfg), []).append(family)
+    cohorts: list[list[str]] = []
+    for families in by_key.values():
+        limit = cohort_size(families[0][0].cfg)
+        current: list[str] = []
+        for family in families:
+            if current and len(current) + len(family) > limit:
+                cohorts.append(current)
+                current = []
+            current.extend(run.id for run in family)
+        cohorts.append(current)
+    resolved = {run.id: OmegaConf.to_container(OmegaConf.structured(run.cfg)) for run in runs}
+    return Manifest(name, str(root), resolved, cohorts)

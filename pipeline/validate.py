@@ -1,0 +1,120 @@
+"""Checks of a composed config, so bad input fails before any job is submitted.
+
+Each failure names the key: `prune.densities[2]: density 1.5 is outside (0, 1]`.
+"""
+
+from __future__ import annotations
+
+from pipeline.config import Config
+from pipeline.data import dataset_spec
+from pipeline.data.batches import iterations_per_epoch
+from pipeline.data.registry import DataError
+from pipeline.models import ModelError, model_spec
+from pipeline.prune import CONTROLS, METHODS
+from pipeline.steps import parse_step
+from pipeline.train.optimizers import OPTIMIZERS
+
+SCOPES = ("global", "layerwise")
+RETRAIN = ("rewind", "lr_rewind", "finetune")
+
+
+class ConfigError(ValueError):
+    def __init__(self, key: str, message: str):
+        super().__init__(f"{key}: {message}")
+        self.key = key
+
+
+def _choice(key: str, value: str, known) -> None:
+    if value not in known:
+        raise ConfigError(key, f"unknown value {value!r}; known: {', '.join(sorted(known))}")
+
+
+def _step(key: str, text: str, ipe: int) -> int:
+    try:
+        return parse_step(text, ipe)
+    except ValueError as error:
+        raise ConfigError(key, str(error)) from None
+
+
+def _launchers() -> dict:
+    from pipeline.launch.backends import LAUNCHERS
+
+    return LAUNCHERS
+
+
+def validate(cfg: Config) -> None:
+    """Raise ConfigError naming the first bad key of `cfg`."""
+    try:
+        model = model_spec(cfg.model.name)
+    except ModelError as error:
+        raise ConfigError("model.name", str(error)) from None
+    try:
+        data = dataset_spec(cfg.data.name)
+        data.resolve_root(cfg.data.root)
+    except DataError as error:
+        key = "data.name" if cfg.data.name not in _known_datasets() else "data.root"
+        raise ConfigError(key, str(error)) from None
+    if model.input_kind == "image" and len(data.input_shape) < 2:
+        raise ConfigError("model.name", f"{model.name} needs [C, *spatial] inputs")
+    if cfg.data.augment and len(data.input_shape) != 3:
+        raise ConfigError("data.augment", "crop-and-flip augmentation needs 2-D images")
+    _check_train(cfg, iterations_per_epoch(data.train_size, max(cfg.train.batch_size, 1)))
+    _check_prune(cfg, iterations_per_epoch(data.train_size, max(cfg.train.batch_size, 1)))
+    _choice("launcher.name", cfg.launcher.name, _launchers())
+    if cfg.launcher.cohort_size < 0:
+        raise ConfigError("launcher.cohort_size", "must be >= 0 (0 chooses automatically)")
+
+
+def _known_datasets():
+    from pipeline.data import DATASETS
+
+    return DATASETS
+
+
+def _check_train(cfg: Config, ipe: int) -> None:
+    train = cfg.train
+    _choice("train.optimizer", train.optimizer, OPTIMIZERS)
+    if train.lr <= 0:
+        raise ConfigError("train.lr", f"learning rate {train.lr} must be > 0")
+    if train.batch_size < 1:
+        raise ConfigError("train.batch_size", "must be >= 1")
+    if _step("train.duration", train.duration, ipe) < 1:
+        raise ConfigError("train.duration", "training must last at least one iteration")
+    for index, milestone in enumerate(train.milestones):
+        _step(f"train.milestones[{index}]", milestone, ipe)
+    _step("train.warmup", train.warmup, ipe)
+    _step("train.eval_every", train.eval_every, ipe)
+    _step("checkpoint_every", cfg.checkpoint_every, ipe)
+
+
+def _check_prune(cfg: Config, ipe: int) -> None:
+    prune = cfg.prune
+    _choice("prune.method", prune.method, METHODS)
+    _choice("prune.scope", prune.scope, SCOPES)
+    _choice("prune.retrain", prune.retrain, RETRAIN)
+    _choice("prune.control", prune.control, {"none", *CONTROLS})
+    if not 0 < prune.fraction < 1:
+        raise ConfigError("prune.fraction", f"{prune.fraction} is outside (0, 1)")
+    if prune.output_scale < 0 or prune.fraction * prune.output_scale > 1:
+        raise ConfigError("prune.output_scale", "fraction * output_scale must lie in [0, 1]")
+    if prune.levels is not None and prune.levels < 0:
+        raise ConfigError("prune.levels", f"{prune.levels} levels: must be >= 0")
+    if prune.densities is not None:
+        previous = 1.0
+        for index, value in enumerate(prune.densities):
+            key = f"prune.densities[{index}]"
+            if not 0 < value <= 1:
+                raise ConfigError(key, f"density {value} is outside (0, 1]")
+            if value > previous:
+                raise ConfigError(key, f"density {value} is above the level before ({previous})")
+            previous = value
+        if prune.levels is not None and prune.levels > len(prune.densities):
+            raise ConfigError("prune.levels", f"{prune.levels} levels but only "
+                              f"{len(prune.densities)} densities")
+    total = parse_step(cfg.train.duration, ipe)
+    rewind = _step("prune.rewind", prune.rewind, ipe)
+    if rewind >= total:
+        raise ConfigError("prune.rewind", f"rewind point {prune.rewind} ({rewind} iterations) "
+                          f"is not before the end of training ({cfg.train.duration} = {total})")
+    if prune.control == "reinit" and prune.retrain != "rewind":
+        raise ConfigError("prune.control", "reinit needs prune.retrain=rewind")
