@@ -54,14 +54,9 @@ def cmd_sweep(args: argparse.Namespace) -> int:
 
 
 def cmd_task(args: argparse.Namespace) -> int:
-    from pipeline.launch.manifest import Manifest
-    from pipeline.launch.runner import run_cohort
-    from pipeline.paths import SweepPaths
+    from pipeline.launch.runner import run_task
 
-    manifest = Manifest.load(SweepPaths(Path(args.sweep_dir)))
-    for index in args.cohort:
-        run_cohort(manifest, index, args.device, show_progress=not args.no_progress)
-    return 0
+    return run_task(Path(args.sweep_dir), args.cohort, args.device, not args.no_progress)
 
 
 def cmd_table(args: argparse.Namespace) -> int:

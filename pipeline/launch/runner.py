@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from contextlib import nullcontext
+from pathlib import Path
 
 import torch
 
@@ -12,6 +13,7 @@ from pipeline.launch.manifest import Manifest
 from pipeline.launch.progress import RichReporter
 from pipeline.launch.sizing import resolve_device
 from pipeline.lottery import CohortDriver
+from pipeline.paths import SweepPaths
 
 _DATA_CACHE: dict[tuple, object] = {}
 
@@ -38,3 +40,11 @@ def run_cohort(
     reporter = RichReporter(label, max(r.levels for r in runs)) if show_progress else None
     with reporter or nullcontext():
         CohortDriver(runs, data, target, reporter, should_stop).run()
+
+
+def run_task(sweep_dir: Path, cohorts: list[int], device: str | None, progress: bool) -> int:
+    """Train the given cohorts of a sweep; the exit code says whether all of them finished."""
+    manifest = Manifest.load(SweepPaths(sweep_dir))
+    for index in cohorts:
+        run_cohort(manifest, index, device, show_progress=progress)
+    return 0
