@@ -1,0 +1,49 @@
+import dataclasses
+
+import pytest
+
+from pipeline.config import Config, LauncherConfig, ModelConfig, PruneConfig, TrainConfig
+from pipeline.identity import run_id, scientific_dict
+from pipeline.steps import parse_step
+
+
+def test_parse_step_forms():
+    assert parse_step("40ep", 469) == 40 * 469
+    assert parse_step("500it", 469) == 500
+    assert parse_step("2ep100it", 10) == 120
+    assert parse_step("0it", 10) == 0
+    assert parse_step(7, 10) == 7
+    assert parse_step("12", 10) == 12
+    for bad in ("ep", "1.5ep", "40 epochs", "-3it"):
+        with pytest.raises(ValueError):
+            parse_step(bad, 10)
+
+
+def test_default_config_has_empty_scientific_dict_and_pinned_id():
+    assert scientific_dict(Config()) == {}
+    # Pinned: changing these means every stored run would be renamed.
+    assert run_id(Config()) == "44136fa355b3"
+    lenet = Config(model=ModelConfig("lenet_300_100"), seed=3)
+    assert run_id(lenet) == "5ffd176ed24b"
+    imp = Config(prune=PruneConfig(fraction=0.3, control="reinit"),
+                 train=TrainConfig(optimizer="adam", lr=0.001, batch_size=100, duration="100ep"))
+    assert run_id(imp) == "880b2077e3d0"
+
+
+def test_bookkeeping_does_not_change_the_id():
+    base = Config(seed=1)
+    moved = dataclasses.replace(
+        base, out="/elsewhere", checkpoint_every="5ep",
+        launcher=LauncherConfig(name="local", cohort_size=64, device="cpu"),
+        prune=dataclasses.replace(base.prune, levels=20),
+        data=dataclasses.replace(base.data, root="/data/somewhere"),
+    )
+    assert run_id(moved) == run_id(base)
+
+
+def test_scientific_changes_change_the_id():
+    base = Config()
+    assert run_id(dataclasses.replace(base, seed=1)) != run_id(base)
+    assert run_id(dataclasses.replace(base, prune=PruneConfig(rewind="500it"))) != run_id(base)
+    # Setting a field to its default value is the same run as leaving it out.
+    assert run_id(dataclasses.replace(base, prune=PruneConfig(rewind="0it"))) == run_id(base)
