@@ -172,7 +172,8 @@ class CohortDriver:
                 level=level, rung=ladder(run.cfg.prune)[level - 1], names=self.names,
                 scope=run.cfg.prune.scope, previous_mask=previous,
                 trained=lambda lv: self._trained(run, lv), shapes=self.shapes,
-                generator=mask_generator(run.cfg.seed, level, 0),
+                generator=mask_generator(run.cfg.seed, level, 0), model=self.model,
+                data=self.data, rewind_state=lambda: self._rewind_state(run), seed=run.cfg.seed,
             )
             mask = METHODS[run.cfg.prune.method](ctx)
         save_tensors(path, mask)

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 import torch
 
+from pipeline.data.tensors import TensorDataset
 from pipeline.prune.ladder import Rung
 from pipeline.prune.masks import Masks, prune_smallest, random_with_densities
 
@@ -28,6 +29,10 @@ class PruneContext:
     trained: Callable[[int], StateDict]  # final weights of an earlier level of this run
     shapes: dict[str, torch.Size]
     generator: torch.Generator  # seeded by (seed, level)
+    model: str  # registry name, for methods that score with the network itself
+    data: TensorDataset  # on the training device
+    rewind_state: Callable[[], StateDict]  # the weights this level trains from (pre-mask)
+    seed: int
 
     @property
     def output(self) -> str:
