@@ -54,11 +54,36 @@ class PruneConfig:
 
 @dataclass
 class LauncherConfig:
+    """How cohorts run. The cluster fields (slurm, pbs) are set by the site presets in
+    conf/launcher/; see docs/CLUSTERS.md. None of this enters a run's hash."""
+
     name: str = "local"
     cohort_size: int = 0  # runs trained together as one network; 0 picks automatically
     device: str = "auto"  # auto | cpu | cuda | cuda:N
     threads: int = 0  # torch CPU threads per process; 0 leaves torch's default
     workers: int = 0  # local processes; 0: one per visible GPU, or one on the CPU
+    # -- one array task per cohort on a cluster ---------------------------------------
+    account: str | None = None  # Slurm --account / PBS -A (the allocation charged)
+    require_account: bool = False  # the site rejects jobs without one: fail at validation
+    queue: str | None = None  # Slurm partition / PBS queue
+    qos: str | None = None  # Slurm --qos
+    gpus_per_node: int = 0  # GPUs each array task asks for
+    cpus_per_task: int = 1  # CPU cores each array task asks for
+    mem_gb: float = 0  # memory each array task asks for; 0 leaves the site's default
+    walltime: str = "01:00:00"  # [[D-]HH:]MM:SS per array task
+    array_parallelism: int = 0  # most array tasks running at once (the % throttle); 0: all
+    modules: list[str] = field(default_factory=list)  # `module load` each, before the task
+    setup: list[str] = field(default_factory=list)  # shell lines run before the task, verbatim
+    workdir: str | None = None  # the jobs' working directory (e.g. $WORKDIR on DoD systems)
+    signal_margin: int = 120  # seconds before walltime at which a task checkpoints and stops
+    max_timeouts: int = 3  # Slurm: requeues after timeouts before a task gives up
+    stale_after: int = 900  # seconds without a status.json update before a run is not live
+    # -- the reducer job, run after each array -----------------------------------------
+    reduce: bool = True  # submit `lth reduce` after every array
+    reduce_ranks: int = 4  # MPI ranks of the reducer
+    reduce_walltime: str = "01:00:00"
+    # the MPI launcher, run inside the reducer's allocation (which holds reduce_ranks slots)
+    reduce_mpiexec: list[str] = field(default_factory=lambda: ["mpiexec"])
 
 
 @dataclass

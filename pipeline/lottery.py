@@ -66,8 +66,12 @@ class Run:
 
     @property
     def first_level(self) -> int:
-        """Controls start at level 1: their level 0 is their source's dense network."""
-        return 1 if self.control else 0
+        """Controls start at level 1: their level 0 is their source's dense network. So do
+        methods that never look at the trained dense net, when they rewind to initialization."""
+        if self.control:
+            return 1
+        rewinds_to_init = parse_step(self.cfg.prune.rewind, 1) == 0
+        return 0 if METHODS[self.cfg.prune.method].uses_dense or not rewinds_to_init else 1
 
     def pending_levels(self) -> list[int]:
         done = set(self.paths.completed_levels())
@@ -153,8 +157,10 @@ class CohortDriver:
         if not run.paths.rewind.is_file():
             if run.control and run.control.fresh_init:
                 state = self._init(reinit_seed(run.cfg.seed))
-            else:
-                state = load_tensors((run.source or run).paths.rewind)
+            elif run.control:
+                state = load_tensors(run.source.paths.rewind)
+            else:  # a run that skipped level 0, which it does only when rewinding to 0
+                state = self._init(run.cfg.seed)
             save_tensors(run.paths.rewind, state)
         return load_tensors(run.paths.rewind)
 
@@ -175,7 +181,7 @@ class CohortDriver:
                 generator=mask_generator(run.cfg.seed, level, 0), model=self.model,
                 data=self.data, rewind_state=lambda: self._rewind_state(run), seed=run.cfg.seed,
             )
-            mask = METHODS[run.cfg.prune.method](ctx)
+            mask = METHODS[run.cfg.prune.method].build(ctx)
         save_tensors(path, mask)
         return mask
 

@@ -40,25 +40,33 @@ class PruneContext:
 
 
 Method = Callable[[PruneContext], Masks]
-METHODS: dict[str, Method] = {}
 
 
-def method(name: str) -> Callable[[Method], Method]:
+@dataclass(frozen=True)
+class MethodSpec:
+    build: Method
+    uses_dense: bool  # needs the trained dense network (level 0); others skip training it
+
+
+METHODS: dict[str, MethodSpec] = {}
+
+
+def method(name: str, uses_dense: bool) -> Callable[[Method], Method]:
     def decorate(fn: Method) -> Method:
-        METHODS[name] = fn
+        METHODS[name] = MethodSpec(fn, uses_dense)
         return fn
 
     return decorate
 
 
-@method("imp")
+@method("imp", uses_dense=True)
 def iterative_magnitude(ctx: PruneContext) -> Masks:
     """Remove the smallest-magnitude surviving weights of the previous level's trained net."""
     return prune_smallest(ctx.trained(ctx.level - 1), ctx.previous_mask, ctx.rung.fraction,
                           ctx.rung.output_fraction, ctx.output, ctx.scope)
 
 
-@method("oneshot")
+@method("oneshot", uses_dense=True)
 def oneshot_magnitude(ctx: PruneContext) -> Masks:
     """Prune the dense trained net (level 0) straight to this level's density."""
     dense = {n: torch.ones(ctx.shapes[n], dtype=torch.bool) for n in ctx.names}
@@ -66,7 +74,7 @@ def oneshot_magnitude(ctx: PruneContext) -> Masks:
                           1 - ctx.rung.output_density, ctx.output, ctx.scope)
 
 
-@method("random")
+@method("random", uses_dense=False)
 def random_pruning(ctx: PruneContext) -> Masks:
     """Uniformly random positions, each layer at the ladder's density for its kind."""
     densities = {n: ctx.rung.density for n in ctx.names}
