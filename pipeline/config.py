@@ -37,6 +37,8 @@ class TrainConfig:
     gamma: float = 0.1
     warmup: str = "0it"  # linear warm-up length
     eval_every: str = "1ep"
+    precision: str = "fp32"  # fp32 | bf16 (autocast; weights, grads and optimizer stay fp32)
+    drop_last: bool = False  # drop the last partial batch: static shapes for CUDA graphs
 
 
 @dataclass
@@ -62,6 +64,8 @@ class LauncherConfig:
     device: str = "auto"  # auto | cpu | cuda | cuda:N
     threads: int = 0  # torch CPU threads per process; 0 leaves torch's default
     workers: int = 0  # local processes; 0: one per visible GPU, or one on the CPU
+    optimizer_impl: str = "auto"  # auto | loop | foreach | fused: same math, other kernels
+    channels_last: bool = False  # NHWC convolutions (faster on tensor cores; same math)
     # -- one array task per cohort on a cluster ---------------------------------------
     account: str | None = None  # Slurm --account / PBS -A (the allocation charged)
     require_account: bool = False  # the site rejects jobs without one: fail at validation

@@ -135,7 +135,8 @@ class CohortDriver:
         self.should_stop = should_stop
         cfg = runs[0].cfg
         self.model, self.train_cfg = cfg.model.name, cfg.train
-        self.ipe = iterations_per_epoch(len(data.y_train), cfg.train.batch_size)
+        self.ipe = iterations_per_epoch(len(data.y_train), cfg.train.batch_size,
+                                        cfg.train.drop_last)
         self.total = parse_step(cfg.train.duration, self.ipe)
         self.rewind_at = parse_step(cfg.prune.rewind, self.ipe)
         self.retrain = cfg.prune.retrain
@@ -212,6 +213,8 @@ class CohortDriver:
         return LevelPlan(
             self.model, self.train_cfg, level, start, self.total, lr,
             augment=self.runs[0].cfg.data.augment, eval_every=self.eval_every,
+            optimizer_impl=self.runs[0].cfg.launcher.optimizer_impl,
+            channels_last=self.runs[0].cfg.launcher.channels_last,
             checkpoint_every=self.checkpoint_every,
             snapshot_at=self.rewind_at if level == 0 and self.rewind_at > 0 else None,
         )

@@ -12,7 +12,8 @@ from pipeline.data.registry import DataError
 from pipeline.models import ModelError, model_spec
 from pipeline.prune import CONTROLS, METHODS
 from pipeline.steps import parse_step
-from pipeline.train.optimizers import OPTIMIZERS
+from pipeline.train.optimizers import IMPLEMENTATIONS, OPTIMIZERS
+from pipeline.train.trainer import PRECISIONS
 
 SCOPES = ("global", "layerwise")
 RETRAIN = ("rewind", "lr_rewind", "finetune")
@@ -58,8 +59,10 @@ def validate(cfg: Config) -> None:
         raise ConfigError("model.name", f"{model.name} needs [C, *spatial] inputs")
     if cfg.data.augment and len(data.input_shape) != 3:
         raise ConfigError("data.augment", "crop-and-flip augmentation needs 2-D images")
-    _check_train(cfg, iterations_per_epoch(data.train_size, max(cfg.train.batch_size, 1)))
-    _check_prune(cfg, iterations_per_epoch(data.train_size, max(cfg.train.batch_size, 1)))
+    ipe = iterations_per_epoch(data.train_size, max(cfg.train.batch_size, 1),
+                               cfg.train.drop_last)
+    _check_train(cfg, ipe)
+    _check_prune(cfg, ipe)
     _choice("launcher.name", cfg.launcher.name, _launchers())
     if cfg.launcher.cohort_size < 0:
         raise ConfigError("launcher.cohort_size", "must be >= 0 (0 chooses automatically)")
@@ -74,6 +77,10 @@ def _known_datasets():
 def _check_train(cfg: Config, ipe: int) -> None:
     train = cfg.train
     _choice("train.optimizer", train.optimizer, OPTIMIZERS)
+    _choice("train.precision", train.precision, PRECISIONS)
+    _choice("launcher.optimizer_impl", cfg.launcher.optimizer_impl, IMPLEMENTATIONS)
+    if cfg.train.drop_last and cfg.train.batch_size > dataset_spec(cfg.data.name).train_size:
+        raise ConfigError("train.drop_last", "the batch is larger than the training set")
     if train.lr <= 0:
         raise ConfigError("train.lr", f"learning rate {train.lr} must be > 0")
     if train.batch_size < 1:

@@ -26,8 +26,9 @@ def epoch_seed(seed: int, level: int, epoch: int) -> int:
     return value >> 1
 
 
-def iterations_per_epoch(train_size: int, batch_size: int) -> int:
-    return math.ceil(train_size / batch_size)
+def iterations_per_epoch(train_size: int, batch_size: int, drop_last: bool = False) -> int:
+    """Batches per epoch; with drop_last the final partial batch is never drawn."""
+    return train_size // batch_size if drop_last else math.ceil(train_size / batch_size)
 
 
 class EpochPlan:

@@ -1,7 +1,17 @@
-"""Run one cohort of a manifest: the body of a local worker and of a cluster array task."""
+"""Run one cohort of a manifest: the body of a local worker and of a cluster array task.
+
+A task's exit code is what the scheduler records, so it tells the truth: 0 when
+every cohort finished, FAILED when training raised, STOPPED when a signal asked it
+to checkpoint and stop. Either of the last two also leaves a marker in each
+unfinished run's status.json, for `lth status` to show and `lth resume` to act on.
+"""
 
 from __future__ import annotations
 
+import os
+import sys
+import time
+import traceback
 from collections.abc import Callable
 from contextlib import nullcontext
 from pathlib import Path
@@ -9,11 +19,16 @@ from pathlib import Path
 import torch
 
 from pipeline.data import load_dataset
+from pipeline.io import load_json, save_json
 from pipeline.launch.manifest import Manifest
 from pipeline.launch.progress import RichReporter
+from pipeline.launch.signals import StopOnSignal
 from pipeline.launch.sizing import resolve_device
-from pipeline.lottery import CohortDriver
+from pipeline.lottery import CohortDriver, Run
 from pipeline.paths import SweepPaths
+from pipeline.train.trainer import Stopped
+
+FINISHED, FAILED, STOPPED = 0, 1, 75  # 75: EX_TEMPFAIL, "try again later"
 
 _DATA_CACHE: dict[tuple, object] = {}
 
@@ -42,9 +57,61 @@ def run_cohort(
         CohortDriver(runs, data, target, reporter, should_stop).run()
 
 
-def run_task(sweep_dir: Path, cohorts: list[int], device: str | None, progress: bool) -> int:
-    """Train the given cohorts of a sweep; the exit code says whether all of them finished."""
+def scheduler_task_id() -> str | None:
+    """This process's array task as the scheduler names it, if it runs under one."""
+    env = os.environ
+    if "SLURM_ARRAY_JOB_ID" in env:
+        return f"{env['SLURM_ARRAY_JOB_ID']}_{env.get('SLURM_ARRAY_TASK_ID', '')}"
+    return env.get("SLURM_JOB_ID") or env.get("PBS_JOBID")
+
+
+def where_from(run: Run) -> str:
+    """Where a run starts: the log line that shows a restart really resumed."""
+    done = run.paths.completed_levels()
+    pending = run.pending_levels()
+    if not pending:
+        return f"run {run.id}: done"
+    partial = run.paths.level(pending[0]).partial.is_file()
+    start = "its mid-level checkpoint" if partial else "the start"
+    return f"run {run.id}: levels done {done}; level {pending[0]} from {start}"
+
+
+def mark(runs: list[Run], state: str, **fields) -> None:
+    """Record `state` in the status.json of every unfinished run, keeping its progress."""
+    for run in runs:
+        if not run.pending_levels():
+            continue
+        previous = load_json(run.paths.status) if run.paths.status.is_file() else {}
+        save_json(run.paths.status, {**previous, "state": state, **fields,
+                                     "job": scheduler_task_id(), "updated": time.time()})
+
+
+def run_task(sweep_dir: Path, cohorts: list[int], device: str | None, progress: bool, *,
+             should_stop: StopOnSignal | None = None, log: str | None = None) -> int:
+    """Train the given cohorts of a sweep; the exit code says whether all of them finished.
+
+    Without `should_stop`, SIGTERM (PBS before walltime, qdel, scancel) stops the task
+    at a checkpoint. `log` (default $LTH_LOG, set by job scripts) goes into failure markers.
+    """
+    if should_stop is None:
+        with StopOnSignal() as stop:
+            return run_task(sweep_dir, cohorts, device, progress, should_stop=stop, log=log)
+    log = log or os.environ.get("LTH_LOG")
     manifest = Manifest.load(SweepPaths(sweep_dir))
+    code = FINISHED
     for index in cohorts:
-        run_cohort(manifest, index, device, show_progress=progress)
-    return 0
+        runs = manifest.cohort_runs(index)
+        for run in runs:
+            print(f"cohort {index}: {where_from(run)}", file=sys.stderr, flush=True)
+        try:
+            run_cohort(manifest, index, device, show_progress=progress, should_stop=should_stop)
+        except Stopped as stopped:
+            mark(runs, "stopped", reason=f"{should_stop.received.name}: {stopped}", log=log)
+            print(f"cohort {index}: {stopped} on {should_stop.received.name}; checkpoint written",
+                  file=sys.stderr, flush=True)
+            return STOPPED
+        except Exception as error:  # noqa: BLE001 (recorded, then reported by the exit code)
+            traceback.print_exc()
+            mark(runs, "failed", error=f"{type(error).__name__}: {error}", log=log)
+            code = FAILED
+    return code

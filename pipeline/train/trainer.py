@@ -18,11 +18,14 @@ from pipeline.config import TrainConfig
 from pipeline.data.batches import EpochPlan, iterations_per_epoch
 from pipeline.data.tensors import TensorDataset
 from pipeline.models.members import build_cohort, member_state, prunable_names, stack_states
-from pipeline.train.optimizers import OPTIMIZERS
+from pipeline.train.optimizers import IMPLEMENTATIONS, OPTIMIZERS
 from pipeline.train.state import member_optimizer_state, stack_optimizer_states
 
 StateDict = dict[str, torch.Tensor]
 EVAL_CHUNK = 2000
+# train.precision -> autocast dtype (None: no autocast). bf16 runs matmuls and convolutions
+# in bfloat16 (8-bit mantissa) with fp32 weights, gradients, optimizer state and loss.
+PRECISIONS: dict[str, torch.dtype | None] = {"fp32": None, "bf16": torch.bfloat16}
 
 
 @dataclass
@@ -54,6 +57,8 @@ class LevelPlan:
     eval_every: int = 0  # 0: only at the start and the end
     checkpoint_every: int = 0  # 0: never mid-level
     snapshot_at: int | None = None  # an iteration whose weights Hooks.on_snapshot receives
+    optimizer_impl: str = "auto"
+    channels_last: bool = False
 
 
 @dataclass
@@ -107,13 +112,18 @@ class CohortTrainer:
         self.k = len(members)
         self.model = build_cohort(plan.model, data.input_shape, data.num_classes, self.k)
         self.model.to(device)
+        if plan.channels_last:
+            self.model.to(memory_format=torch.channels_last)
+        self.autocast = PRECISIONS[plan.train.precision]
         self.model.load_state_dict(stack_states([m.state for m in members]))
         self.params = dict(self.model.named_parameters())
         self.masks = self._stack_masks()
-        self.optimizer = OPTIMIZERS[plan.train.optimizer](self.model.parameters(), plan.train)
+        self.optimizer = OPTIMIZERS[plan.train.optimizer](
+            self.model.parameters(), plan.train, IMPLEMENTATIONS[plan.optimizer_impl])
         if members[0].optimizer is not None:
             self.optimizer.load_state_dict(stack_optimizer_states([m.optimizer for m in members]))
-        self.ipe = iterations_per_epoch(len(data.y_train), plan.train.batch_size)
+        self.ipe = iterations_per_epoch(len(data.y_train), plan.train.batch_size,
+                                        plan.train.drop_last)
 
     def _stack_masks(self) -> dict[str, torch.Tensor]:
         if all(m.mask is None for m in self.members):
@@ -186,9 +196,11 @@ class CohortTrainer:
             x, y = epoch_plan.batch(self.data, iteration % self.ipe, plan.train.batch_size)
             for group in self.optimizer.param_groups:
                 group["lr"] = plan.lr(iteration)
-            logits = self.model(x)
+            with torch.autocast(self.device.type, self.autocast or torch.float32,
+                                enabled=self.autocast is not None):
+                logits = self.model(x)
             per_member = F.cross_entropy(
-                logits.flatten(0, 1), y.flatten(), reduction="none"
+                logits.float().flatten(0, 1), y.flatten(), reduction="none"
             ).view(self.k, -1).mean(1)
             self.optimizer.zero_grad(set_to_none=True)
             per_member.sum().backward()
