@@ -21,6 +21,8 @@ LINEAR_LAYER_FEATURES = {
     "sign_agreement_survivors",
     "update_l2_on_mask",
     "update_l2_on_mask_relative",
+    *(f"keep_rel_abs_init_d{k}" for k in range(10)),
+    "keep_rel_init_positive",
     "esd_alpha_final",
     "stable_rank_final",
     *(f"fan_{side}_{stat}" for side in ("in", "out") for stat in ("mean", "cv", "gini")),
@@ -102,6 +104,7 @@ def test_registries_hold_the_families():
         "input_locality",
         "biadjacency_spectrum",
         "neural_persistence",
+        "init_selection",
     }
     assert set(NETWORK_FEATURES) == {
         "unit_survival",

@@ -8,6 +8,7 @@ from pipeline.features import (  # noqa: F401
     persistence,
     profile,
     reachability,
+    selection,
     spectral,
     statistical,
     structural,
