@@ -68,6 +68,20 @@ def cmd_table(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_study(args: argparse.Namespace) -> int:
+    import shlex
+
+    from pipeline.study.plan import StudyPlan
+    from pipeline.study.run import run_study
+
+    out = Path(args.out or f"lth_out/studies/{args.name}").resolve()
+    plan = StudyPlan(args.name, args.overrides, out, tuple(args.densities), args.seeds,
+                     args.prior_seeds, args.ablate,
+                     command="lth study " + shlex.join(sys.argv[2:]) if args.record else "")
+    results = Path(args.results or out / "report")
+    return run_study(plan, _cohort_sizer("auto"), results, console)
+
+
 def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(prog="lth", description=__doc__)
     sub = top.add_subparsers(dest="command", required=True)
@@ -87,10 +101,38 @@ def parser() -> argparse.ArgumentParser:
     table = sub.add_parser("table", help="accuracy against density for a sweep")
     table.add_argument("sweep_dir")
     table.set_defaults(func=cmd_table)
+
+    study = sub.add_parser("study", help="tickets vs controls vs pruning-at-init vs prior")
+    study.add_argument("overrides", nargs="*", help="Hydra overrides: model, data, recipe")
+    study.add_argument("--name", default="study")
+    study.add_argument("--densities", type=float, nargs="+", default=[0.5, 0.2, 0.1, 0.05, 0.02])
+    study.add_argument("--seeds", type=int, default=3)
+    study.add_argument("--prior-seeds", type=int, default=3)
+    study.add_argument("--ablate", action="store_true", help="also drop each prior component")
+    study.add_argument("--out", help="output root (default lth_out/studies/NAME)")
+    study.add_argument("--results", help="report folder (default OUT/report)")
+    study.add_argument("--no-record", dest="record", action="store_false",
+                       help="leave the command line out of the report")
+    study.set_defaults(func=cmd_study)
+
+    # `lth inspect ...` is handed whole to the store's own parser (see main)
+    sub.add_parser("inspect", help="what a feature store holds, and queries (lth inspect -h)",
+                   add_help=False)
+
+    from pipeline.reduce.cli import register as register_reduce
+    from pipeline.report.cli import register as register_report
+
+    register_reduce(sub)
+    register_report(sub)
     return top
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["inspect"]:
+        from pipeline.store.inspect import main as inspect_main
+
+        return inspect_main(argv[1:])
     args = parser().parse_args(argv)
     try:
         return args.func(args)

@@ -52,6 +52,10 @@ class PruneConfig:
     retrain: str = "rewind"  # rewind | lr_rewind | finetune
     control: str = "none"  # none | reinit | shuffle
     levels: int | None = None  # bookkeeping: how far down the ladder to go (not hashed)
+    prior_store: str | None = None  # the feature store the `prior` method learns tickets from
+    prior_components: list[str] = field(
+        default_factory=lambda: ["profile", "degrees", "locality", "magnitude", "sign"]
+    )  # what `prior` copies from the tickets; drop one to ablate it (see docs/PRIOR.md)
 
 
 @dataclass

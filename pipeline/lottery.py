@@ -181,6 +181,7 @@ class CohortDriver:
                 trained=lambda lv: self._trained(run, lv), shapes=self.shapes,
                 generator=mask_generator(run.cfg.seed, level, 0), model=self.model,
                 data=self.data, rewind_state=lambda: self._rewind_state(run), seed=run.cfg.seed,
+                config=run.cfg.prune, dataset=run.cfg.data.name,
             )
             mask = METHODS[run.cfg.prune.method].build(ctx)
         save_tensors(path, mask)

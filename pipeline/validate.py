@@ -5,7 +5,7 @@ Each failure names the key: `prune.densities[2]: density 1.5 is outside (0, 1]`.
 
 from __future__ import annotations
 
-from pipeline.config import Config
+from pipeline.config import Config, LauncherConfig
 from pipeline.data import dataset_spec
 from pipeline.data.batches import iterations_per_epoch
 from pipeline.data.registry import DataError
@@ -63,9 +63,33 @@ def validate(cfg: Config) -> None:
                                cfg.train.drop_last)
     _check_train(cfg, ipe)
     _check_prune(cfg, ipe)
-    _choice("launcher.name", cfg.launcher.name, _launchers())
-    if cfg.launcher.cohort_size < 0:
-        raise ConfigError("launcher.cohort_size", "must be >= 0 (0 chooses automatically)")
+    check_launcher(cfg.launcher)
+
+
+def check_launcher(launcher: LauncherConfig) -> None:
+    """The launcher's settings, checked before anything is submitted."""
+    from pipeline.launch.jobspec import walltime_seconds
+
+    _choice("launcher.name", launcher.name, _launchers())
+    if launcher.require_account and not launcher.account:
+        raise ConfigError("launcher.account", "this site charges every job to an allocation: "
+                          "export LTH_ACCOUNT=<project id> (the site presets read it) or pass "
+                          "launcher.account=<project id>")
+    for key in ("cohort_size", "gpus_per_node", "array_parallelism", "mem_gb", "max_timeouts"):
+        if getattr(launcher, key) < 0:
+            raise ConfigError(f"launcher.{key}", f"{getattr(launcher, key)} must be >= 0")
+    for key in ("cpus_per_task", "reduce_ranks"):
+        if getattr(launcher, key) < 1:
+            raise ConfigError(f"launcher.{key}", f"{getattr(launcher, key)} must be >= 1")
+    seconds = {}
+    for key in ("walltime", "reduce_walltime"):
+        try:
+            seconds[key] = walltime_seconds(getattr(launcher, key))
+        except ValueError as error:
+            raise ConfigError(f"launcher.{key}", str(error)) from None
+    if not 0 <= launcher.signal_margin < seconds["walltime"]:
+        raise ConfigError("launcher.signal_margin", f"{launcher.signal_margin} s must lie in "
+                          f"[0, walltime = {seconds['walltime']} s)")
 
 
 def _known_datasets():
@@ -92,6 +116,18 @@ def _check_train(cfg: Config, ipe: int) -> None:
     _step("train.warmup", train.warmup, ipe)
     _step("train.eval_every", train.eval_every, ipe)
     _step("checkpoint_every", cfg.checkpoint_every, ipe)
+
+
+def _check_prior(prune) -> None:
+    from pathlib import Path
+
+    from pipeline.prior import COMPONENTS
+
+    if not prune.prior_store or not Path(prune.prior_store).is_file():
+        raise ConfigError("prune.prior_store", f"{prune.prior_store!r} is not a feature store "
+                          "file; `prior` learns from one (make it with `lth reduce`)")
+    for index, name in enumerate(prune.prior_components):
+        _choice(f"prune.prior_components[{index}]", name, COMPONENTS)
 
 
 def _check_prune(cfg: Config, ipe: int) -> None:
@@ -123,5 +159,7 @@ def _check_prune(cfg: Config, ipe: int) -> None:
     if rewind >= total:
         raise ConfigError("prune.rewind", f"rewind point {prune.rewind} ({rewind} iterations) "
                           f"is not before the end of training ({cfg.train.duration} = {total})")
+    if prune.method == "prior":
+        _check_prior(prune)
     if prune.control == "reinit" and prune.retrain != "rewind":
         raise ConfigError("prune.control", "reinit needs prune.retrain=rewind")

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 import torch
 
+from pipeline.config import PruneConfig
 from pipeline.data.tensors import TensorDataset
 from pipeline.prune.ladder import Rung
 from pipeline.prune.masks import Masks, prune_smallest, random_with_densities
@@ -33,6 +34,8 @@ class PruneContext:
     data: TensorDataset  # on the training device
     rewind_state: Callable[[], StateDict]  # the weights this level trains from (pre-mask)
     seed: int
+    config: PruneConfig  # the run's pruning config, for method-specific options
+    dataset: str  # registry name of the training data
 
     @property
     def output(self) -> str:

@@ -1,0 +1,40 @@
+"""The `prior` pruning method: one mask per level, sampled before training."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from pipeline.models.graph import INPUT, layer_graph
+from pipeline.prior.learn import learn_prior
+from pipeline.prior.sample import gumbel_top_k, layer_counts, layer_scores
+from pipeline.prune.masks import Masks
+from pipeline.prune.methods import PruneContext, method
+
+
+@lru_cache(maxsize=16)
+def _graph(model: str, input_shape: tuple[int, ...], classes: int):
+    return {node.name: node for node in layer_graph(model, input_shape, classes)}
+
+
+@method("prior", uses_dense=False)
+def prior_mask(ctx: PruneContext) -> Masks:
+    sizes = {n: ctx.shapes[n].numel() for n in ctx.names}
+    hidden_total = sum(sizes[n] for n in ctx.names if n != ctx.output)
+    total = round(ctx.rung.density * hidden_total) + round(
+        ctx.rung.output_density * sizes[ctx.output])
+    prior = learn_prior(ctx.config.prior_store, ctx.model, total / sum(sizes.values()),
+                        ctx.dataset)
+    components = set(ctx.config.prior_components)
+    fallback = {n: ctx.rung.density for n in ctx.names}
+    fallback[ctx.output] = ctx.rung.output_density
+    counts = layer_counts(prior, sizes, total, "profile" in components, fallback)
+    graph = _graph(ctx.model, tuple(ctx.data.input_shape), ctx.data.num_classes)
+    init = ctx.rewind_state()
+    masks = {}
+    for name in ctx.names:
+        node = graph[name]
+        scores = layer_scores(prior.layers[name], tuple(ctx.shapes[name]),
+                              init[name].cpu().numpy(), components,
+                              INPUT in node.inputs, node.input_shape, ctx.generator)
+        masks[name] = gumbel_top_k(scores, counts[name], ctx.generator)
+    return masks

@@ -1,0 +1,1 @@
+"""`lth study`: tickets, controls, pruning-at-init baselines and `prior`, compared."""

@@ -1,0 +1,69 @@
+"""Run a study phase by phase; re-running the same command picks up where it stopped.
+
+With a blocking launcher (local) one call does everything. With a cluster launcher
+each call submits what is missing and returns; call it again once the jobs finish.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from rich.console import Console
+
+from pipeline.compose import expand
+from pipeline.launch.backends import LAUNCHERS
+from pipeline.launch.manifest import Manifest, build_manifest
+from pipeline.lottery import link_runs
+from pipeline.paths import Layout
+from pipeline.reduce.reducer import reduce
+from pipeline.study.plan import StudyPlan
+from pipeline.study.report import write_study_report
+
+
+def _manifest(sweeps: list[list[str]], sizer) -> Manifest:
+    configs = [cfg for overrides in sweeps for cfg in expand(overrides)]
+    first = configs[0]
+    return build_manifest(first.sweep.name, Path(first.out).resolve(), configs, sizer)
+
+
+def _pending(manifest: Manifest) -> list[int]:
+    return [index for index in range(len(manifest.cohorts))
+            if any(run.pending_levels() for run in manifest.cohort_runs(index))]
+
+
+def _phase(label: str, sweeps: list[list[str]], sizer, console: Console) -> bool:
+    """Train one phase; True once every run of it is complete."""
+    manifest = _manifest(sweeps, sizer)
+    paths = Layout(Path(manifest.root)).sweep(manifest.name)
+    manifest.save(paths)
+    pending = _pending(manifest)
+    console.print(f"study phase {label}: {len(manifest.runs)} runs, "
+                  f"{len(pending)} of {len(manifest.cohorts)} cohorts to train")
+    if not pending:
+        return True
+    launcher_cfg = manifest.config(next(iter(manifest.runs))).launcher
+    launcher = LAUNCHERS[launcher_cfg.name]()
+    jobs = launcher.launch(manifest, paths, pending, launcher_cfg)
+    if not launcher.blocking:
+        console.print(f"submitted {', '.join(jobs)}; run this command again when they finish")
+        return False
+    return not _pending(manifest)
+
+
+def run_study(plan: StudyPlan, sizer, results: Path, console: Console) -> int:
+    """0 when the report is written, 3 while jobs are still out on a cluster."""
+    if not _phase("1 (tickets, controls, baselines)", plan.baseline_sweeps(), sizer, console):
+        return 3
+    reduce(plan.runs_dir, plan.store)
+    if not _phase("2 (prior)", plan.prior_sweeps(), sizer, console):
+        return 3
+    reduce(plan.runs_dir, plan.store)
+    manifests = [Layout(plan.out).sweep(f"{plan.name}-{p}") for p in ("baselines", "prior")]
+    runs = {}
+    for paths in manifests:
+        manifest = Manifest.load(paths)
+        for run in link_runs([manifest.config(r) for r in manifest.runs], manifest.layout):
+            runs[run.id] = run
+    report = write_study_report(plan, runs, results)
+    console.print(f"study report: {report}")
+    return 0
