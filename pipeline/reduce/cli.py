@@ -1,0 +1,62 @@
+"""`lth reduce RUNS_DIR STORE` (under `mpiexec -n N` to spread the work over N ranks)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # the command imports the reducer lazily: `lth --help` stays fast
+    from rich.console import Console
+
+    from .reducer import Summary
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add the `reduce` subcommand to `lth`'s subparsers."""
+    parser = subparsers.add_parser(
+        "reduce", help="add the complete levels of run directories to an HDF5 feature store",
+        description="Add every complete level under RUNS_DIR that STORE does not hold yet "
+                    "(masks, accuracies, curves, features). Run under `mpiexec -n N` to use N "
+                    "ranks; the store is written once, atomically, by rank 0.",
+    )
+    parser.add_argument("runs_dir", type=Path, help="directory of run directories (OUT/runs)")
+    parser.add_argument("store", type=Path, help="HDF5 feature store, created if absent")
+    parser.set_defaults(func=cmd_reduce)
+
+
+def cmd_reduce(args: argparse.Namespace) -> int:
+    from rich.console import Console
+
+    from .reducer import ReduceError, reduce
+
+    try:
+        summary = reduce(args.runs_dir, args.store)
+    except ReduceError as err:
+        print(f"lth reduce: error: {err}", file=sys.stderr)
+        return 2
+    if summary is not None:
+        _print(summary, Console(highlight=False, soft_wrap=True))
+        return 1 if summary.failed else 0
+    return 0
+
+
+def _print(summary: Summary, console: Console) -> None:
+    a = summary.added
+    console.print(
+        f"added {a.runs} runs, {a.levels} levels, {a.curves} curve points, {a.masks} masks, "
+        f"{a.feature_rows} feature rows to {summary.store} in {summary.seconds:.2f} s "
+        f"({summary.runs_per_second:.2f} runs/s; {summary.transport})"
+    )
+    for run, why in summary.skipped.items():
+        console.print(f"[yellow]skipped[/yellow] {run}: {why}")
+    for run, error in summary.failed.items():
+        console.print(f"[red]failed[/red] {run} (not stored):\n{error}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="lth")
+    register(parser.add_subparsers(dest="command", required=True))
+    args = parser.parse_args(["reduce", *(sys.argv[1:] if argv is None else argv)])
+    return args.func(args)

@@ -1,0 +1,130 @@
+"""What to reduce: the complete levels of the run directories that the store does not hold."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import yaml
+from omegaconf import DictConfig, OmegaConf
+
+from pipeline.config import Config
+from pipeline.data import dataset_spec
+from pipeline.identity import run_id
+from pipeline.io import load_yaml
+from pipeline.models.members import build_plain, prunable_names
+from pipeline.paths import RunPaths
+from pipeline.store import runs_frame, store_keys
+
+
+@dataclass(frozen=True)
+class MaskSource:
+    """Where a sibling run's level masks are: its run directory, else the store."""
+
+    run_id: str
+    dir: Path | None
+    dir_levels: frozenset[int]
+    store_levels: frozenset[int]
+
+
+@dataclass(frozen=True)
+class RunTask:
+    """One run's levels to reduce, and the runs that differ from it only by seed."""
+
+    run_id: str
+    dir: Path
+    cfg: Config
+    levels: tuple[int, ...]
+    new_run: bool
+    weights: int  # prunable weights of the model
+    siblings: tuple[MaskSource, ...]
+
+    @property
+    def cost(self) -> int:
+        """Feature work grows with the weights of every level computed."""
+        return self.weights * len(self.levels)
+
+
+@dataclass(frozen=True)
+class Plan:
+    tasks: list[RunTask]
+    skipped: dict[str, str]  # run directory name -> why it was left out
+
+
+@cache
+def _schema() -> DictConfig:
+    return OmegaConf.structured(Config)
+
+
+def config_from(raw: dict[str, Any]) -> Config:
+    """A typed Config from a resolved config mapping (unknown keys are an error)."""
+    return OmegaConf.to_object(OmegaConf.merge(_schema(), raw))
+
+
+def seed_group(cfg: Config) -> str:
+    """Identity of a run's config with the seed left out: its seed siblings share it."""
+    return run_id(dataclasses.replace(cfg, seed=0))
+
+
+@cache
+def prunable_weights(model: str, dataset: str) -> int:
+    spec = dataset_spec(dataset)
+    net = build_plain(model, spec.input_shape, spec.num_classes)
+    names = set(prunable_names(net))
+    return sum(p.numel() for n, p in net.named_parameters() if n in names)
+
+
+def make_plan(runs_dir: Path, store: Path) -> Plan:
+    """Tasks for every run directory under `runs_dir` with complete levels not in `store`."""
+    stored_runs, stored_levels = store_keys(store)
+    by_store: dict[str, set[int]] = {}
+    for rid, level in stored_levels:
+        by_store.setdefault(rid, set()).add(level)
+
+    configs: dict[str, Config] = {}
+    weights: dict[str, int] = {}
+    complete: dict[str, list[int]] = {}
+    skipped: dict[str, str] = {}
+    for child in sorted(runs_dir.iterdir()):
+        paths = RunPaths(child)
+        if not paths.config.is_file():
+            continue
+        try:
+            cfg = config_from(load_yaml(paths.config))
+            weights[child.name] = prunable_weights(cfg.model.name, cfg.data.name)
+        except Exception as err:  # one unreadable run must not stop the others
+            skipped[child.name] = f"config.yaml: {err}"
+            continue
+        configs[child.name] = cfg
+        complete[child.name] = paths.completed_levels()
+
+    only_stored = stored_runs - set(configs)
+    if only_stored:
+        frame = runs_frame(store)
+        for rid, text in zip(frame["run_id"], frame["config_yaml"], strict=True):
+            if rid in only_stored:
+                configs[rid] = config_from(yaml.safe_load(text))
+
+    sources: dict[str, list[MaskSource]] = {}
+    for rid in sorted(configs):
+        source = MaskSource(
+            rid,
+            runs_dir / rid if rid in complete else None,
+            frozenset(complete.get(rid, ())),
+            frozenset(by_store.get(rid, ())),
+        )
+        sources.setdefault(seed_group(configs[rid]), []).append(source)
+
+    tasks = []
+    for rid, levels in complete.items():
+        new = tuple(lv for lv in levels if (rid, lv) not in stored_levels)
+        if not new:
+            continue
+        cfg = configs[rid]
+        siblings = tuple(s for s in sources[seed_group(cfg)] if s.run_id != rid)
+        tasks.append(RunTask(rid, runs_dir / rid, cfg, new, rid not in stored_runs,
+                             weights[rid], siblings))
+    return Plan(tasks, skipped)

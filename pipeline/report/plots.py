@@ -1,0 +1,94 @@
+"""The report's figures; each function draws one PNG (Agg) from already-joined frames."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
+from matplotlib.ticker import NullFormatter, PercentFormatter
+
+PANEL = (5.0, 3.6)  # inches per subplot
+MAX_TICKS = 8
+
+
+def _grid(rows: int, cols: int) -> tuple[Figure, list[list[Axes]]]:
+    """A bare Figure renders with Agg on savefig: no pyplot state, no display needed."""
+    fig = Figure(figsize=(PANEL[0] * cols, PANEL[1] * rows), layout="constrained")
+    return fig, fig.subplots(rows, cols, squeeze=False)
+
+
+def _save(fig: Figure, path: Path) -> Path:
+    fig.savefig(path, dpi=110)
+    return path
+
+
+def accuracy_vs_density(table: pd.DataFrame, path: Path) -> Path:
+    """Mean test accuracy against mean density per label, min-max band over seeds."""
+    experiments = sorted(table["experiment"].unique())
+    fig, axes = _grid(1, len(experiments))
+    for ax, experiment in zip(axes[0], experiments, strict=True):
+        for label, rows in table[table["experiment"] == experiment].groupby("label"):
+            rows = rows.sort_values("level")
+            (line,) = ax.plot(rows["density"], rows["accuracy"], marker="o", label=label)
+            ax.fill_between(rows["density"], rows["min"], rows["max"], alpha=0.2,
+                            color=line.get_color(), linewidth=0)
+        ax.set_xscale("log")
+        ax.invert_xaxis()  # pruning goes left to right
+        _density_ticks(ax, table.loc[table["experiment"] == experiment, "density"])
+        ax.set(title=experiment, xlabel="density (fraction of weights kept)",
+               ylabel="test accuracy")
+        ax.grid(True, which="both", alpha=0.3)
+        ax.legend(fontsize="small")
+    return _save(fig, path)
+
+
+def _density_ticks(ax: Axes, densities: pd.Series) -> None:
+    """Ticks at (at most MAX_TICKS of) the densities reached, labelled in percent."""
+    ticks = np.unique(densities.round(6))[::-1]
+    ax.set_xticks(ticks[:: -(-len(ticks) // MAX_TICKS)])
+    ax.xaxis.set_major_formatter(PercentFormatter(1.0, decimals=1))
+    ax.xaxis.set_minor_formatter(NullFormatter())
+
+
+def layer_density(layers: pd.DataFrame, path: Path) -> Path:
+    """Density of each layer (mean over seeds) at the chosen levels, one panel per label.
+
+    `layers` has columns experiment, label, level, layer, density, in forward layer order.
+    """
+    panels = layers[["experiment", "label"]].drop_duplicates().sort_values(["experiment", "label"])
+    fig, axes = _grid(1, len(panels))
+    for ax, (experiment, label) in zip(axes[0], panels.itertuples(index=False), strict=True):
+        rows = layers[(layers["experiment"] == experiment) & (layers["label"] == label)]
+        order = list(pd.unique(rows["layer"]))
+        for level, at in rows.groupby("level"):
+            mean = at.groupby("layer")["density"].mean().reindex(order)
+            ax.plot(range(len(order)), mean.to_numpy(), marker="o", label=f"level {level}")
+        ax.set_xticks(range(len(order)), [name.removesuffix(".weight") for name in order],
+                      rotation=45, ha="right", fontsize="small")
+        ax.set(title=f"{label} ({experiment})", ylabel="layer density", ylim=(0, 1.05))
+        ax.grid(True, alpha=0.3)
+        ax.legend(fontsize="small")
+    return _save(fig, path)
+
+
+def feature_boxes(values: pd.DataFrame, features: list[str], path: Path) -> Path:
+    """One box per label for each feature and experiment, at the given level per experiment.
+
+    `values` has columns experiment, label, level and one column per feature.
+    """
+    experiments = sorted(values["experiment"].unique())
+    fig, axes = _grid(len(experiments), len(features))
+    for row, experiment in zip(axes, experiments, strict=True):
+        at = values[values["experiment"] == experiment]
+        labels = sorted(at["label"].unique())
+        level = at["level"].iloc[0]
+        for ax, feature in zip(row, features, strict=True):
+            data = [at.loc[at["label"] == lb, feature].dropna().to_numpy() for lb in labels]
+            ax.boxplot(data, tick_labels=labels)
+            ax.tick_params(axis="x", labelrotation=30, labelsize="small")
+            ax.set(title=f"{feature}\n{experiment}, level {level}")
+            ax.grid(True, axis="y", alpha=0.3)
+    return _save(fig, path)

@@ -1,0 +1,75 @@
+"""The store's levels joined with their runs, and the accuracy-against-density table."""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import pandas as pd
+
+from pipeline.store import features_frame, levels_frame, runs_frame
+from pipeline.store.schema import NETWORK_LAYER
+
+KEY = ["experiment", "label", "level"]
+
+
+def method_label(method: str, control: str) -> str:
+    """The method, or method+control for a control run (e.g. ``imp+shuffle``)."""
+    return method if control == "none" else f"{method}+{control}"
+
+
+def level_rows(store: str | os.PathLike) -> pd.DataFrame:
+    """One row per (run, level) with its run's experiment (model/dataset), label and seed."""
+    runs = runs_frame(store)
+    runs["experiment"] = runs["model"] + "/" + runs["dataset"]
+    runs["label"] = [method_label(m, c) for m, c in zip(runs["method"], runs["control"],
+                                                        strict=True)]
+    return levels_frame(store).merge(runs[["run_id", "experiment", "label", "seed"]],
+                                     on="run_id")
+
+
+def accuracy_table(levels: pd.DataFrame) -> pd.DataFrame:
+    """Per experiment, label and level: mean density and test accuracy over seeds."""
+    grouped = levels.groupby(KEY)
+    table = grouped.agg(
+        density=("density", "mean"),
+        accuracy=("test_accuracy", "mean"),
+        std=("test_accuracy", "std"),
+        min=("test_accuracy", "min"),
+        max=("test_accuracy", "max"),
+        seeds=("seed", "nunique"),
+    )
+    return table.reset_index()
+
+
+def deepest_common_level(levels: pd.DataFrame) -> pd.Series:
+    """Per experiment, the deepest level that every label reached."""
+    return levels.groupby(["experiment", "label"])["level"].max().groupby("experiment").min()
+
+
+def network_values(store: str | os.PathLike, names: list[str]) -> pd.DataFrame:
+    """Per (run, level), each feature's network value ("*" row), else its mean over layers.
+
+    Features defined only per layer (e.g. fan_in_gini) are summarized by the layer mean;
+    a feature of one layer only (input_locality_spread) keeps that layer's value.
+    """
+    feats = features_frame(store)
+    key = ["run_id", "level"]
+    network = feats[feats["layer"] == NETWORK_LAYER].set_index(key)[names]
+    layers = feats[feats["layer"] != NETWORK_LAYER].groupby(key)[names].mean()
+    return network.combine_first(layers).reset_index()
+
+
+def markdown(table: pd.DataFrame) -> str:
+    """The accuracy table as one Markdown table per experiment."""
+    parts = []
+    for experiment, rows in table.groupby("experiment", sort=True):
+        parts += [f"## {experiment}", "",
+                  "| method | level | density | accuracy | std | min | max | seeds |",
+                  "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
+        for r in rows.itertuples(index=False):
+            std = "-" if np.isnan(r.std) else f"{r.std:.4f}"
+            parts.append(f"| {r.label} | {r.level} | {r.density:.4f} | {r.accuracy:.4f} | "
+                         f"{std} | {r.min:.4f} | {r.max:.4f} | {r.seeds} |")
+        parts.append("")
+    return "\n".join(parts)

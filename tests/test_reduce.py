@@ -1,0 +1,309 @@
+"""`lth reduce` on a real sweep, under a real `mpiexec -n 2` (the venv's MPICH).
+
+The sweep (MNIST-1D MLP, 2 seeds, IMP with reinit and shuffle controls, 2 levels) and its
+2-rank store are built once per session and cached under pytest's base temp directory, so
+test_report.py reuses them through `sweep_out` and `reduced_store`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import h5py
+import numpy as np
+import pandas as pd
+import pytest
+import xarray as xr
+
+import pipeline
+from pipeline.features.stability import chance_iou, mask_iou
+from pipeline.identity import run_id, source_config
+from pipeline.io import load_json, load_tensors, load_yaml
+from pipeline.paths import RunPaths
+from pipeline.reduce.balance import partition
+from pipeline.reduce.plan import config_from
+from pipeline.store import (
+    curves_frame,
+    features_frame,
+    levels_frame,
+    read_masks,
+    runs_frame,
+    summary,
+)
+
+REPO = Path(__file__).resolve().parents[1]
+PYTHON = sys.executable
+MPIEXEC = str(Path(sys.executable).parent / "mpiexec")
+ENV = {**os.environ, "OMP_NUM_THREADS": "1"}
+SWEEP = ["sweep=none", "prune.levels=2", "prune.fraction=0.5", "train.duration=2ep",
+         "sweep.name=t", "launcher.threads=1"]
+# The same CLI in one process, with mpi4py made unimportable.
+NO_MPI = ("import sys; sys.modules['mpi4py'] = None; from pipeline.reduce.cli import main; "
+          "sys.exit(main(sys.argv[1:]))")
+
+
+def train(out: Path, *overrides: str) -> None:
+    out.mkdir(parents=True, exist_ok=True)
+    subprocess.run([PYTHON, "-m", "pipeline.cli", "sweep", *SWEEP, f"out={out}", *overrides],
+                   cwd=out, env=ENV, check=True, capture_output=True, timeout=300)
+
+
+def reduce_cmd(runs: Path, store: Path, ranks: int) -> list[str]:
+    if ranks == 1:
+        return [PYTHON, "-c", NO_MPI, str(runs), str(store)]
+    return [MPIEXEC, "-n", str(ranks), PYTHON, "-m", "pipeline.reduce", str(runs), str(store)]
+
+
+def reduce(runs: Path, store: Path, ranks: int = 2, code: int = 0) -> str:
+    """Run the reducer; its stdout (the summary) joined into one line."""
+    done = subprocess.run(reduce_cmd(runs, store, ranks), cwd=REPO, env=ENV, text=True,
+                          capture_output=True, timeout=300)
+    assert done.returncode == code, done.stdout + done.stderr
+    return " ".join(done.stdout.split())
+
+
+def built_sweep(factory: pytest.TempPathFactory) -> Path:
+    out = factory.getbasetemp() / "reduce_sweep"
+    if not (out / "sweeps" / "t" / "results.md").is_file():
+        train(out, "seed=0,1", "prune.control=none,reinit,shuffle")
+    return out
+
+
+def built_store(factory: pytest.TempPathFactory) -> tuple[Path, str]:
+    """The sweep reduced with 2 ranks, and the reducer's summary line."""
+    store = factory.getbasetemp() / "reduce_store" / "store.h5"
+    log = store.with_suffix(".log")
+    if not store.is_file():
+        store.parent.mkdir(exist_ok=True)
+        log.write_text(reduce(built_sweep(factory) / "runs", store))
+    return store, log.read_text()
+
+
+@pytest.fixture(scope="session")
+def sweep_out(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return built_sweep(tmp_path_factory)
+
+
+@pytest.fixture(scope="session")
+def reduced(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
+    return built_store(tmp_path_factory)
+
+
+@pytest.fixture(scope="session")
+def grown_out(tmp_path_factory: pytest.TempPathFactory, sweep_out: Path) -> Path:
+    """The sweep plus one more IMP seed."""
+    out = tmp_path_factory.getbasetemp() / "reduce_grown"
+    if not (out / "sweeps" / "t" / "results.md").is_file():
+        shutil.copytree(sweep_out, out)
+        (out / "sweeps" / "t" / "results.md").unlink()
+        train(out, "seed=2", "prune.control=none")
+    return out
+
+
+def run_dirs(out: Path) -> dict[str, RunPaths]:
+    return {d.name: RunPaths(d) for d in sorted((out / "runs").iterdir())}
+
+
+def frames(store: Path) -> dict[str, pd.DataFrame]:
+    return {"runs": runs_frame(store), "levels": levels_frame(store),
+            "curves": curves_frame(store), "features": features_frame(store)}
+
+
+def network(store: Path, feature: str) -> dict[tuple[str, int], float]:
+    feats = features_frame(store)
+    rows = feats[feats["layer"] == "*"]
+    return {(r, int(lv)): v for r, lv, v in zip(rows["run_id"], rows["level"], rows[feature],
+                                                strict=True)}
+
+
+def pooled(masks: dict[str, np.ndarray]) -> np.ndarray:
+    return np.concatenate([m.ravel() for m in masks.values()])
+
+
+def sha(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_store_holds_every_complete_level(sweep_out: Path, reduced: tuple[Path, str]) -> None:
+    store, log = reduced
+    assert "added 6 runs, 14 levels" in log and "2 MPI ranks, pkl5 gather" in log
+    levels = levels_frame(store).set_index(["run_id", "level"])
+    curves = curves_frame(store)
+    density = network(store, "density")
+    checked = 0
+    for rid, paths in run_dirs(sweep_out).items():
+        for level in paths.completed_levels():
+            metrics = load_json(paths.level(level).metrics)
+            row = levels.loc[(rid, level)]
+            assert row["density"] == metrics["density"]
+            assert row["test_accuracy"] == pytest.approx(metrics["test_accuracy"], abs=1e-7)
+            masks = read_masks(store, rid, level)
+            assert pooled(masks).mean() == pytest.approx(metrics["density"], abs=1e-12)
+            assert density[rid, level] == pytest.approx(metrics["density"], abs=1e-12)
+            on_disk = load_tensors(paths.level(level).mask)
+            for layer, mask in masks.items():
+                assert np.array_equal(mask, on_disk[layer].numpy())
+                assert mask.mean() == pytest.approx(metrics["layer_density"][layer], abs=1e-6)
+            curve = curves[(curves["run_id"] == rid) & (curves["level"] == level)]
+            assert list(curve["iteration"]) == [e["iteration"] for e in metrics["evaluations"]]
+            checked += 1
+    assert checked == len(levels) == 14
+
+    with h5py.File(store, "r") as f:
+        assert f.attrs["package_version"] == pipeline.__version__
+        head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=REPO, capture_output=True,
+                              text=True).stdout.strip()
+        assert f.attrs["git_revision"] == (head or "unknown")
+    with xr.open_dataset(store, engine="h5netcdf", phony_dims="sort", group="levels") as ds:
+        assert sorted(ds["density"].values) == sorted(levels["density"])
+    with xr.open_dataset(store, engine="h5netcdf", phony_dims="sort", group="features") as ds:
+        assert ds["mask_iou_prev_level"].size == len(features_frame(store))
+
+
+def test_stability_features_match_the_masks(sweep_out: Path, reduced: tuple[Path, str]) -> None:
+    store, _ = reduced
+    runs = run_dirs(sweep_out)
+    cfgs = {rid: config_from(load_yaml(p.config)) for rid, p in runs.items()}
+    prev_iou = network(store, "mask_iou_prev_level")
+    prev_hamming = network(store, "mask_hamming_prev_level")
+    seeds_iou = network(store, "mask_iou_across_seeds")
+    seeds_count = network(store, "mask_iou_across_seeds_count")
+    for rid, cfg in cfgs.items():
+        for level in runs[rid].completed_levels():
+            mine = read_masks(store, rid, level)
+            density = pooled(mine).mean()
+            if level == 0:
+                assert np.isnan(prev_iou[rid, level])
+            elif level == 1:  # against the dense level 0, for tickets and controls alike
+                assert prev_iou[rid, level] == pytest.approx(density)
+                assert prev_hamming[rid, level] == pytest.approx(1 - density)
+            sibling = next(r for r, c in cfgs.items()
+                           if r != rid and run_id(replace(c, seed=cfg.seed)) == rid)
+            theirs = read_masks(store, sibling, level)
+            assert seeds_iou[rid, level] == pytest.approx(mask_iou(pooled(mine),
+                                                                   pooled(theirs)))
+            assert seeds_count[rid, level] == 1.0
+            if cfg.prune.control == "none":
+                if level >= 1:  # IMP masks are nested: IoU = |m_L| / |m_{L-1}|
+                    before = pooled(read_masks(store, rid, level - 1))
+                    assert prev_iou[rid, level] == pytest.approx(density / before.mean())
+                    assert prev_hamming[rid, level] == pytest.approx(before.mean() - density)
+                continue
+            source = read_masks(store, run_id(source_config(cfg)), level)
+            if cfg.prune.control == "reinit":
+                assert all(np.array_equal(mine[k], source[k]) for k in mine)
+                continue
+            for layer, mask in mine.items():  # shuffle: random within each layer
+                d = mask.mean()
+                assert mask.sum() == source[layer].sum()
+                assert mask_iou(mask, source[layer]) == pytest.approx(chance_iou(d, d), abs=0.05)
+                assert not np.array_equal(mask, source[layer])
+
+
+def test_second_reduce_adds_nothing(sweep_out: Path, reduced: tuple[Path, str],
+                                    tmp_path: Path) -> None:
+    store = tmp_path / "store.h5"
+    shutil.copy(reduced[0], store)
+    before = sha(store)
+    assert "added 0 runs, 0 levels, 0 curve points, 0 masks" in reduce(sweep_out / "runs", store)
+    assert sha(store) == before
+
+
+def test_one_rank_equals_two_ranks(sweep_out: Path, reduced: tuple[Path, str],
+                                   tmp_path: Path) -> None:
+    serial = tmp_path / "serial.h5"
+    assert "single process (no MPI)" in reduce(sweep_out / "runs", serial, ranks=1)
+    two, one = frames(reduced[0]), frames(serial)
+    for name in two:
+        pd.testing.assert_frame_equal(one[name], two[name])
+    for rid, level in zip(two["levels"]["run_id"], two["levels"]["level"], strict=True):
+        a, b = read_masks(serial, rid, level), read_masks(reduced[0], rid, level)
+        assert list(a) == list(b) and all(np.array_equal(a[k], b[k]) for k in a)
+
+
+def test_new_run_and_new_level_add_only_their_rows(grown_out: Path, reduced: tuple[Path, str],
+                                                  tmp_path: Path) -> None:
+    out, store = tmp_path / "out", tmp_path / "store.h5"
+    shutil.copytree(grown_out, out)
+    shutil.copy(reduced[0], store)
+    old = frames(store)
+    new = (set(run_dirs(out)) - set(old["runs"]["run_id"])).pop()
+    marker = RunPaths(out / "runs" / new).level(2).metrics
+    hidden = marker.with_name("hidden.json")
+    marker.rename(hidden)  # level 2 not complete yet: only levels 0 and 1 are reduced
+
+    assert "added 1 runs, 2 levels" in reduce(out / "runs", store)
+    grown = frames(store)
+    for name, frame in old.items():  # old rows first, unchanged, then only the new run's
+        pd.testing.assert_frame_equal(grown[name].iloc[:len(frame)][frame.columns], frame)
+        assert set(grown[name]["run_id"].iloc[len(frame):]) == {new}
+    assert sorted(grown["levels"].query("run_id == @new")["level"]) == [0, 1]
+
+    hidden.rename(marker)
+    assert "added 0 runs, 1 levels" in reduce(out / "runs", store)
+    assert sorted(levels_frame(store).query("run_id == @new")["level"]) == [0, 1, 2]
+    imp = [r for r in runs_frame(store).query("control == 'none'")["run_id"] if r != new]
+    mine = pooled(read_masks(store, new, 2))
+    expected = np.mean([mask_iou(mine, pooled(read_masks(store, r, 2))) for r in imp])
+    assert network(store, "mask_iou_across_seeds")[new, 2] == pytest.approx(expected)
+    assert network(store, "mask_iou_across_seeds_count")[new, 2] == 2.0
+
+
+def test_kill_during_write_leaves_previous_store(grown_out: Path, reduced: tuple[Path, str],
+                                                 tmp_path: Path) -> None:
+    """SIGKILL the writing rank as soon as its temp file appears: the old store survives."""
+    store = tmp_path / "store.h5"
+    for _attempt in range(5):
+        shutil.copy(reduced[0], store)
+        proc = subprocess.Popen(reduce_cmd(grown_out / "runs", store, 2), cwd=REPO, env=ENV,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        killed = None
+        while killed is None and proc.poll() is None:
+            temps = [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
+            if temps:
+                killed = temps[0]
+                os.kill(int(killed.name.split(".")[-2]), signal.SIGKILL)  # .store.h5.<pid>.tmp
+            time.sleep(0.0005)
+        proc.wait(timeout=60)
+        if killed is not None and killed.exists():  # killed before the rename
+            break
+    else:
+        pytest.fail("never caught the reducer between creating and renaming its temp file")
+    assert proc.returncode != 0
+    old = frames(reduced[0])
+    for name, frame in frames(store).items():
+        pd.testing.assert_frame_equal(frame, old[name])
+    assert summary(store)["masks"] == summary(reduced[0])["masks"]
+
+    assert "added 1 runs, 3 levels" in reduce(grown_out / "runs", store)
+    assert not killed.exists()  # the next writer removed the dead one's temp file
+
+
+def test_failures_are_reported_not_hung(sweep_out: Path, tmp_path: Path) -> None:
+    out, store = tmp_path / "out", tmp_path / "store.h5"
+    shutil.copytree(sweep_out, out)
+    broken = next(iter(run_dirs(out)))
+    RunPaths(out / "runs" / broken).level(1).final.write_bytes(b"not a torch file")
+    log = reduce(out / "runs", store, code=1)
+    assert "added 5 runs" in log and f"failed {broken} (not stored)" in log
+    assert broken not in set(runs_frame(store)["run_id"])
+
+    missing = subprocess.run(reduce_cmd(tmp_path / "nowhere", store, 2), cwd=REPO, env=ENV,
+                             text=True, capture_output=True, timeout=60)
+    assert missing.returncode == 2 and "nowhere: not a directory" in missing.stderr
+
+
+def test_partition_balances_weights_times_levels() -> None:
+    costs = [100, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 60, 40]
+    groups = partition(costs, 2)
+    assert sorted(i for g in groups for i in g) == list(range(len(costs)))
+    assert sorted(sum(costs[i] for i in g) for g in groups) == [105, 105]
+    assert partition([3, 3], 4) == [[0], [1], [], []]
