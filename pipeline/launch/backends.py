@@ -3,5 +3,7 @@
 from __future__ import annotations
 
 from pipeline.launch.local import LocalLauncher
+from pipeline.launch.pbs import PbsLauncher
+from pipeline.launch.slurm import SlurmLauncher
 
-LAUNCHERS = {"local": LocalLauncher}
+LAUNCHERS = {"local": LocalLauncher, "slurm": SlurmLauncher, "pbs": PbsLauncher}

@@ -106,9 +106,9 @@ def run_task(sweep_dir: Path, cohorts: list[int], device: str | None, progress: 
         try:
             run_cohort(manifest, index, device, show_progress=progress, should_stop=should_stop)
         except Stopped as stopped:
-            mark(runs, "stopped", reason=f"{should_stop.received.name}: {stopped}", log=log)
-            print(f"cohort {index}: {stopped} on {should_stop.received.name}; checkpoint written",
-                  file=sys.stderr, flush=True)
+            reason = f"{stopped} by {should_stop.received.name} (checkpoint written)"
+            mark(runs, "stopped", reason=reason, log=log)
+            print(f"cohort {index}: {reason}", file=sys.stderr, flush=True)
             return STOPPED
         except Exception as error:  # noqa: BLE001 (recorded, then reported by the exit code)
             traceback.print_exc()

@@ -8,6 +8,7 @@ that name: random positions with the profile's densities.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable
 
@@ -40,10 +41,10 @@ def profile(name: str) -> Callable[[Profile], Profile]:
     def decorate(build: Profile) -> Profile:
         PROFILES[name] = build
 
+        @functools.wraps(build)
         def draw(ctx: PruneContext) -> Masks:
             return random_with_profile(ctx, build(ctx))
 
-        draw.__doc__ = build.__doc__
         method(name, uses_dense=False)(draw)
         return build
 
