@@ -95,8 +95,8 @@ def paired_gap(table: pd.DataFrame, first: str, second: str) -> pd.DataFrame:
     """Accuracy of `first` minus `second` at each target density (means over seeds)."""
     a = table[table.label == first].set_index("target")
     b = table[table.label == second].set_index("target")
-    joined = a[["accuracy", "std"]].join(b[["accuracy", "std"]], lsuffix="_a", rsuffix="_b",
-                                          how="inner")
+    joined = a[["accuracy", "std"]].merge(b[["accuracy", "std"]], left_index=True,
+                                          right_index=True, suffixes=("_a", "_b"))
     joined["difference"] = joined.accuracy_a - joined.accuracy_b
     return joined
 
