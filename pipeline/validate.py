@@ -17,6 +17,7 @@ from pipeline.train.trainer import PRECISIONS
 
 SCOPES = ("global", "layerwise")
 RETRAIN = ("rewind", "lr_rewind", "finetune")
+MAGNITUDE_METHODS = ("imp", "oneshot")
 
 
 class ConfigError(ValueError):
@@ -161,5 +162,8 @@ def _check_prune(cfg: Config, ipe: int) -> None:
                           f"is not before the end of training ({cfg.train.duration} = {total})")
     if prune.method == "prior":
         _check_prior(prune)
+    if prune.scope != "global" and prune.method not in MAGNITUDE_METHODS:
+        raise ConfigError("prune.scope", f"{prune.method} does not rank by magnitude; "
+                          "scope applies to imp and oneshot only")
     if prune.control == "reinit" and prune.retrain != "rewind":
         raise ConfigError("prune.control", "reinit needs prune.retrain=rewind")

@@ -1,13 +1,12 @@
 """GraSP (Wang, Zhang & Grosse, ICLR 2020): gradient signal preservation.
 
-Removing weights changes the gradient norm's first-order term dL^T dL by about
--2 delta^T H g for the weight change delta = -w on the removed weights; GraSP scores
-S = -w * (H g) and removes the weights with the highest scores, whose removal reduces
-the gradient flow least (or increases it). So it keeps the lowest S, i.e. the highest
+Removing weights, a change delta = -w on them, changes the squared gradient norm g^T g
+by about 2 delta^T H g, which is twice the sum over the removed weights of the score
+S = -w * (H g). GraSP removes the weights with the highest S, whose removal reduces the
+gradient flow least (or increases it), so it keeps the lowest S, i.e. the highest
 w * (H g). As in the paper's code the logits are divided by a temperature T = 200 in
-both the gradient and the Hessian-gradient product, which flattens the softmax so that
-the Hessian of an untrained network is not dominated by a few saturated examples.
-"""
+both the gradient and the Hessian-gradient product, softening the softmax of the
+untrained network."""
 
 from __future__ import annotations
 
