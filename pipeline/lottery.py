@@ -93,7 +93,8 @@ def link_runs(configs: list[Config], layout: Layout) -> list[Run]:
 class Reporter:
     """Progress callbacks; the launcher shows them, the default ignores them."""
 
-    def level_started(self, level: int, runs: list[Run], start: int, end: int) -> None: ...
+    def level_started(self, level: int, runs: list[Run], start: int, end: int,
+                      iterations_per_epoch: int) -> None: ...
 
     def evaluated(self, iteration: int, accuracy: torch.Tensor) -> None: ...
 
@@ -242,7 +243,7 @@ class CohortDriver:
 
     def _train(self, runs: list[Run], members: list[Member], level: int) -> None:
         plan = self._plan(level)
-        self.reporter.level_started(level, runs, plan.start, plan.end)
+        self.reporter.level_started(level, runs, plan.start, plan.end, self.ipe)
         trainer = CohortTrainer(plan, members, self.data, self.device)
         results = trainer.run(_LevelHooks(self, runs, level, plan.end))
         metrics = [

@@ -8,12 +8,9 @@ from dataclasses import dataclass
 from rich.console import Console
 from rich.table import Table
 
+from pipeline.labels import method_label
 from pipeline.launch.manifest import Manifest
 from pipeline.lottery import level_metrics
-
-
-def method_label(method: str, control: str) -> str:
-    return method if control == "none" else f"{method}+{control}"
 
 
 @dataclass

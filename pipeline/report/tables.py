@@ -7,15 +7,11 @@ import os
 import numpy as np
 import pandas as pd
 
+from pipeline.labels import method_label
 from pipeline.store import features_frame, levels_frame, runs_frame
 from pipeline.store.schema import NETWORK_LAYER
 
 KEY = ["experiment", "label", "level"]
-
-
-def method_label(method: str, control: str) -> str:
-    """The method, or method+control for a control run (e.g. ``imp+shuffle``)."""
-    return method if control == "none" else f"{method}+{control}"
 
 
 def level_rows(store: str | os.PathLike) -> pd.DataFrame:

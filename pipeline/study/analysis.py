@@ -10,9 +10,10 @@ import pandas as pd
 
 from pipeline.data import dataset_spec
 from pipeline.data.batches import iterations_per_epoch
+from pipeline.labels import method_label
 from pipeline.lottery import Run, level_metrics
 from pipeline.prior import COMPONENTS
-from pipeline.report.tables import method_label, network_values
+from pipeline.report.tables import network_values
 
 # Levels whose training produced a run's level-L mask (besides level L's own training).
 MASK_COST: dict[str, Callable[[int], list[int]]] = {
