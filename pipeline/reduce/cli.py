@@ -19,7 +19,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "reduce", help="add the complete levels of run directories to an HDF5 feature store",
         description="Add every complete level under RUNS_DIR that STORE does not hold yet "
                     "(masks, accuracies, curves, features). Run under `mpiexec -n N` to use N "
-                    "ranks; the store is written once, atomically, by rank 0.",
+                    "ranks (with OMP_NUM_THREADS=1 when ranks share a node's cores); the store "
+                    "is written once, atomically, by rank 0.",
     )
     parser.add_argument("runs_dir", type=Path, help="directory of run directories (OUT/runs)")
     parser.add_argument("store", type=Path, help="HDF5 feature store, created if absent")
@@ -34,7 +35,8 @@ def cmd_reduce(args: argparse.Namespace) -> int:
     try:
         summary = reduce(args.runs_dir, args.store)
     except ReduceError as err:
-        print(f"lth reduce: error: {err}", file=sys.stderr)
+        if err.primary:
+            print(f"lth reduce: error: {err}", file=sys.stderr)
         return 2
     if summary is not None:
         _print(summary, Console(highlight=False, soft_wrap=True))
@@ -43,16 +45,18 @@ def cmd_reduce(args: argparse.Namespace) -> int:
 
 
 def _print(summary: Summary, console: Console) -> None:
+    from rich.markup import escape
+
     a = summary.added
     console.print(
         f"added {a.runs} runs, {a.levels} levels, {a.curves} curve points, {a.masks} masks, "
-        f"{a.feature_rows} feature rows to {summary.store} in {summary.seconds:.2f} s "
+        f"{a.feature_rows} feature rows to {escape(str(summary.store))} in {summary.seconds:.2f} s "
         f"({summary.runs_per_second:.2f} runs/s; {summary.transport})"
     )
     for run, why in summary.skipped.items():
-        console.print(f"[yellow]skipped[/yellow] {run}: {why}")
+        console.print(f"[yellow]skipped[/yellow] {run}: {escape(why)}")
     for run, error in summary.failed.items():
-        console.print(f"[red]failed[/red] {run} (not stored):\n{error}")
+        console.print(f"[red]failed[/red] {run} (not stored):\n{escape(error)}")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -50,8 +50,9 @@ class RunTask:
 
 @dataclass(frozen=True)
 class Plan:
+    found: int  # run directories (with a config.yaml) under the runs directory
     tasks: list[RunTask]
-    skipped: dict[str, str]  # run directory name -> why it was left out
+    skipped: dict[str, str]  # run id -> why it was left out (or not used as a sibling)
 
 
 @cache
@@ -100,13 +101,18 @@ def make_plan(runs_dir: Path, store: Path) -> Plan:
             continue
         configs[child.name] = cfg
         complete[child.name] = paths.completed_levels()
+    found = len(complete) + len(skipped)  # before stored-only runs join `skipped`
 
     only_stored = stored_runs - set(configs)
     if only_stored:
         frame = runs_frame(store)
         for rid, text in zip(frame["run_id"], frame["config_yaml"], strict=True):
-            if rid in only_stored:
+            if rid not in only_stored:
+                continue
+            try:
                 configs[rid] = config_from(yaml.safe_load(text))
+            except Exception as err:  # an older schema's config: not usable as a sibling
+                skipped[rid] = f"stored config_yaml: {err}"
 
     sources: dict[str, list[MaskSource]] = {}
     for rid in sorted(configs):
@@ -127,4 +133,4 @@ def make_plan(runs_dir: Path, store: Path) -> Plan:
         siblings = tuple(s for s in sources[seed_group(cfg)] if s.run_id != rid)
         tasks.append(RunTask(rid, runs_dir / rid, cfg, new, rid not in stored_runs,
                              weights[rid], siblings))
-    return Plan(tasks, skipped)
+    return Plan(found, tasks, skipped)

@@ -22,7 +22,14 @@ from .transport import Comm, world
 
 
 class ReduceError(Exception):
-    """The reduce cannot start (no runs directory, a file that is not a store)."""
+    """The reduce cannot start (no runs directory, a file that is not a store).
+
+    Raised on every rank; `primary` only on rank 0, so the message is shown once.
+    """
+
+    def __init__(self, message: str, primary: bool = True):
+        super().__init__(message)
+        self.primary = primary
 
 
 @dataclass(frozen=True)
@@ -30,9 +37,8 @@ class Summary:
     store: Path
     added: Added
     runs: int  # runs with at least one level reduced
-    levels: int  # levels reduced
     failed: dict[str, str]  # run id -> traceback; nothing of these runs was written
-    skipped: dict[str, str]  # run directory -> why it was not read
+    skipped: dict[str, str]  # run id -> why it was not read
     seconds: float
     transport: str
 
@@ -80,16 +86,17 @@ def _reduce(runs_dir: Path, store: Path, comm: Comm) -> Summary | None:
             if not runs_dir.is_dir():
                 raise ReduceError(f"{runs_dir}: not a directory")
             plan = make_plan(runs_dir, store)
-        except (OSError, StoreError) as err:
+            if not plan.found:
+                raise ReduceError(f"{runs_dir}: no run directories (with a config.yaml) in it; "
+                                  "pass the runs/ folder of a sweep's output")
+        except (OSError, StoreError, ReduceError) as err:
             shares = [ReduceError(str(err))] * comm.size
-        except ReduceError as err:
-            shares = [err] * comm.size
         else:
             groups = partition([t.cost for t in plan.tasks], comm.size)
             shares = [[plan.tasks[i] for i in group] for group in groups]
     share = comm.scatter(shares)
     if isinstance(share, ReduceError):
-        raise share
+        raise ReduceError(str(share), primary=comm.rank == 0)
     if comm.rank != 0:
         comm.gather([reduce_run(task, store, comm.notify) for task in share])
         return None
@@ -106,7 +113,7 @@ def _reduce(runs_dir: Path, store: Path, comm: Comm) -> Summary | None:
         provenance(),
     )
     return Summary(
-        store=store, added=added, runs=len(good), levels=sum(len(r.levels) for r in good),
+        store=store, added=added, runs=len(good),
         failed={r.run_id: r.error for r in results if r.error is not None},
         skipped=plan.skipped, seconds=time.perf_counter() - start, transport=comm.path,
     )

@@ -75,21 +75,18 @@ def run_record(task: RunTask) -> RunRecord:
     )
 
 
-def level_record(metrics: dict) -> LevelRecord:
+def level_record(run_id: str, level: int, metrics: dict) -> LevelRecord:
     return LevelRecord(
-        run_id=metrics["run_id"], level=metrics["level"], density=metrics["density"],
+        run_id=run_id, level=level, density=metrics["density"],
         test_accuracy=metrics["test_accuracy"], test_loss=metrics["test_loss"],
         best_accuracy=metrics["best_accuracy"], best_iteration=metrics["best_iteration"],
         iterations=metrics["iterations"], train_seconds=metrics["seconds"],
     )
 
 
-def curve_points(metrics: dict) -> list[CurvePoint]:
-    return [
-        CurvePoint(metrics["run_id"], metrics["level"], e["iteration"], e["test_accuracy"],
-                   e["test_loss"])
-        for e in metrics["evaluations"]
-    ]
+def curve_points(run_id: str, level: int, metrics: dict) -> list[CurvePoint]:
+    return [CurvePoint(run_id, level, e["iteration"], e["test_accuracy"], e["test_loss"])
+            for e in metrics["evaluations"]]
 
 
 def _reduce(task: RunTask, store: Path, done: Callable[[int], None]) -> RunResult:
@@ -111,8 +108,8 @@ def _reduce(task: RunTask, store: Path, done: Callable[[int], None]) -> RunResul
             rows += previous_level_rows(_previous(paths, level, previous, masks), masks)
         others = [_sibling_masks(s, level, store, names) for s in task.siblings]
         rows += across_seed_rows(masks, [m for m in others if m is not None])
-        result.levels.append(level_record(metrics))
-        result.curves.extend(curve_points(metrics))
+        result.levels.append(level_record(task.run_id, level, metrics))
+        result.curves.extend(curve_points(task.run_id, level, metrics))
         result.payloads.append(LevelPayload(task.run_id, level, masks, rows))
         previous = (level, masks)
         done(1)
