@@ -9,7 +9,7 @@ import torch
 from pipeline.config import Config, PruneConfig, TrainConfig
 from pipeline.data import load_dataset
 from pipeline.io import load_tensors
-from pipeline.lottery import CohortDriver, link_runs, level_metrics
+from pipeline.lottery import CohortDriver, level_metrics, link_runs
 from pipeline.models import initial_state
 from pipeline.paths import Layout
 from pipeline.train.schedule import learning_rate
