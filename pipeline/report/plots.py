@@ -12,6 +12,7 @@ from matplotlib.ticker import NullFormatter, PercentFormatter
 
 PANEL = (5.0, 3.6)  # inches per subplot
 MAX_TICKS = 8
+LINE_STYLES = ("-", "--", ":", "-.")  # with tab10's colours: 40 distinguishable lines
 
 
 def _grid(rows: int, cols: int) -> tuple[Figure, list[list[Axes]]]:
@@ -29,10 +30,14 @@ def accuracy_vs_density(table: pd.DataFrame, path: Path) -> Path:
     """Mean test accuracy against mean density per label, min-max band over seeds."""
     experiments = sorted(table["experiment"].unique())
     fig, axes = _grid(1, len(experiments))
+    fig.set_figwidth(fig.get_figwidth() + 2.0)  # room for the legend on the right
     for ax, experiment in zip(axes[0], experiments, strict=True):
-        for label, rows in table[table["experiment"] == experiment].groupby("label"):
+        groups = table[table["experiment"] == experiment].groupby("label")
+        for index, (label, rows) in enumerate(groups):
             rows = rows.sort_values("level")
-            (line,) = ax.plot(rows["density"], rows["accuracy"], marker="o", label=label)
+            (line,) = ax.plot(rows["density"], rows["accuracy"], marker="o", markersize=3,
+                              label=label, color=f"C{index % 10}",
+                              linestyle=LINE_STYLES[index // 10 % len(LINE_STYLES)])
             ax.fill_between(rows["density"], rows["min"], rows["max"], alpha=0.2,
                             color=line.get_color(), linewidth=0)
         ax.set_xscale("log")
@@ -41,7 +46,7 @@ def accuracy_vs_density(table: pd.DataFrame, path: Path) -> Path:
         ax.set(title=experiment, xlabel="density (fraction of weights kept)",
                ylabel="test accuracy")
         ax.grid(True, which="both", alpha=0.3)
-        ax.legend(fontsize="small")
+        ax.legend(fontsize="x-small", loc="upper left", bbox_to_anchor=(1.01, 1.0))
     return _save(fig, path)
 
 

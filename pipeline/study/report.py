@@ -96,7 +96,11 @@ def write_study_report(plan: StudyPlan, runs: dict[str, Run], folder: Path) -> P
     first = next(iter(runs.values())).cfg
     experiment = f"{first.model.name}/{first.data.name}"
     plot_table = table.assign(experiment=experiment, level=table.target.rank(ascending=False))
-    accuracy_vs_density(plot_table, folder / "accuracy_vs_density.png")
+    ablation = plot_table.label.str.startswith("prior-no_")
+    accuracy_vs_density(plot_table[~ablation], folder / "accuracy_vs_density.png")
+    if ablation.any():
+        keep = ablation | plot_table.label.isin(["prior", "imp", "imp+shuffle"])
+        accuracy_vs_density(plot_table[keep], folder / "prior_ablations.png")
     low = min(plan.densities, key=lambda d: abs(d - 0.05))
     _compute_plot(table, low, folder / "compute.png")
     features = [c for c in features_frame(plan.store).columns
@@ -112,6 +116,8 @@ def write_study_report(plan: StudyPlan, runs: dict[str, Run], folder: Path) -> P
         "accuracy, mean ± std over seeds.", "",
         "## Accuracy against density", "", *_accuracy_md(table, targets), "",
         "![accuracy](accuracy_vs_density.png)", "",
+        *(["![prior ablations](prior_ablations.png)", ""]
+          if (folder / "prior_ablations.png").is_file() else []),
         "## Compute spent to reach each mask and train it", "",
         "Epochs of training per run, including every IMP round that produced the mask "
         "(controls are charged their ticket's rounds), and wall-clock seconds per run "
