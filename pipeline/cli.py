@@ -119,9 +119,11 @@ def parser() -> argparse.ArgumentParser:
     sub.add_parser("inspect", help="what a feature store holds, and queries (lth inspect -h)",
                    add_help=False)
 
+    from pipeline.launch.cluster_cli import register as register_cluster
     from pipeline.reduce.cli import register as register_reduce
     from pipeline.report.cli import register as register_report
 
+    register_cluster(sub)
     register_reduce(sub)
     register_report(sub)
     return top

@@ -82,7 +82,8 @@ def mark(runs: list[Run], state: str, **fields) -> None:
         if not run.pending_levels():
             continue
         previous = load_json(run.paths.status) if run.paths.status.is_file() else {}
-        save_json(run.paths.status, {**previous, "state": state, **fields,
+        progress = {key: previous[key] for key in ("level", "iteration", "of") if key in previous}
+        save_json(run.paths.status, {"state": state, **progress, **fields,
                                      "job": scheduler_task_id(), "updated": time.time()})
 
 

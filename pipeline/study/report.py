@@ -72,6 +72,31 @@ def _gap_md(table: pd.DataFrame, first: str, second: str) -> str:
     return f"- {first} vs {second}: " + "; ".join(cells)
 
 
+BASELINES = ("snip", "grasp", "synflow", "erk", "su_ratios", "random")
+
+
+def _cell(rows: pd.DataFrame, label: str) -> str:
+    return f"{rows.accuracy[label]:.3f} ± {_fmt(rows['std'][label])}"
+
+
+def _prior_md(table: pd.DataFrame, targets: tuple[float, ...]) -> list[str]:
+    """Per density: prior, IMP, and the best pruning-at-init or ratio baseline."""
+    lines = ["| density | prior | imp | best baseline | prior - imp | prior - best |",
+             "|---:|---:|---:|---|---:|---:|"]
+    for target in targets:
+        rows = table[table.target == target].set_index("label")
+        if "prior" not in rows.index or "imp" not in rows.index:
+            continue
+        baselines = rows[rows.index.isin(BASELINES)]
+        best = baselines.accuracy.idxmax() if not baselines.empty else None
+        best_cell = f"{best} {_cell(rows, best)}" if best else "-"
+        lines.append(
+            f"| {target:g} | {_cell(rows, 'prior')} | {_cell(rows, 'imp')} | {best_cell} | "
+            f"{rows.accuracy['prior'] - rows.accuracy['imp']:+.3f} | "
+            + (f"{rows.accuracy['prior'] - rows.accuracy[best]:+.3f} |" if best else "- |"))
+    return lines
+
+
 def _compute_plot(table: pd.DataFrame, target: float, path: Path) -> Path:
     rows = table[table.target == target]
     fig, ax = plt.subplots(figsize=(6, 4))
@@ -131,6 +156,7 @@ def write_study_report(plan: StudyPlan, runs: dict[str, Run], folder: Path) -> P
         "| density | " + " | ".join(f"{t:g}" for t in closed.index) + " |",
         "|---|" + "---:|" * len(closed), "| gap closed | " + " | ".join(
             _fmt(v, 2) for v in closed) + " |", "",
+        "Mean ± std over seeds:", "", *_prior_md(table, plan.densities), "",
         "## Shuffle sanity check (Frankle et al. 2021)", "",
         *[_gap_md(table, m, f"{m}+shuffle") for m in SHUFFLE_CHECKED
           if m in set(table.label)],

@@ -1,0 +1,95 @@
+"""`lth resume` with the local launcher: no scheduler to ask, so a run counts as live
+while its status.json is fresh (launcher.stale_after). The tasks are real `lth task`
+processes; the cluster backends have their own tests (test_slurm_*, test_pbs_*).
+"""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from pipeline.cli import main
+from pipeline.io import load_json
+from pipeline.launch.cluster_cli import register
+from pipeline.launch.manifest import Manifest
+from pipeline.launch.status import FAILED, sweep_state
+from pipeline.paths import SweepPaths
+from pipeline.validate import ConfigError
+
+TINY = ["sweep=none", "prune.levels=1", "train.duration=2ep", "launcher.cohort_size=1",
+        "launcher.threads=1", "progress=false", "seed=0,1"]
+
+
+def lth_cluster(*argv: str) -> int:
+    """`lth status|resume ...`, in this process."""
+    parser = argparse.ArgumentParser(prog="lth")
+    register(parser.add_subparsers(required=True))
+    args = parser.parse_args(argv)
+    return args.func(args)
+
+
+def dry_run(root: Path, *overrides: str) -> tuple[SweepPaths, Manifest]:
+    assert main(["sweep", *TINY, *overrides, f"out={root}", "sweep.name=s", "--dry-run"]) == 0
+    paths = SweepPaths(root / "sweeps" / "s")
+    return paths, Manifest.load(paths)
+
+
+def task(paths: SweepPaths, cohort: int) -> subprocess.Popen:
+    """`lth task`, as a local worker or a job script runs it."""
+    argv = [sys.executable, "-m", "pipeline.cli", "task", str(paths.dir), "--no-progress",
+            "--cohort", str(cohort)]
+    return subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
+
+
+def run_dir(manifest: Manifest, cohort: int) -> Path:
+    return manifest.layout.run(manifest.cohorts[cohort][0]).dir
+
+
+def test_resume_runs_only_what_is_unfinished_and_not_live(tmp_path, capsys):
+    paths, manifest = dry_run(tmp_path, "seed=0,1,2", "launcher.stale_after=5")
+    # cohort 0 finished before; cohort 1 has a live task (paused); cohort 2 never ran
+    assert task(paths, 0).wait(timeout=120) == 0
+    finished = {p: p.stat().st_mtime_ns for p in run_dir(manifest, 0).rglob("*")}
+    live = task(paths, 1)
+    status = run_dir(manifest, 1) / "status.json"
+    deadline = time.time() + 60
+    while not (status.is_file() and load_json(status)["state"] == "running"):
+        assert time.time() < deadline and live.poll() is None
+        time.sleep(0.01)
+    live.send_signal(signal.SIGSTOP)  # mid-level, and its status.json is fresh
+
+    assert lth_cluster("resume", str(paths.dir)) == 1  # cohort 1 is not finished
+    assert "resuming 1 of 3 cohorts: 2" in capsys.readouterr().err
+    assert load_json(run_dir(manifest, 2) / "status.json")["state"] == "done"
+    assert load_json(status)["state"] == "running"
+    assert {p: p.stat().st_mtime_ns for p in run_dir(manifest, 0).rglob("*")} == finished
+
+    live.kill()  # killed without a word: its status.json goes stale
+    live.wait(timeout=30)
+    time.sleep(max(0.0, load_json(status)["updated"] + 5.1 - time.time()))
+    assert lth_cluster("status", str(paths.dir)) == 1
+    (lost,) = [r for r in sweep_state(paths).runs if r.state == FAILED]
+    assert lost.cohort == 1 and lost.note.startswith("its task ended mid-level")
+    assert lth_cluster("resume", str(paths.dir)) == 0  # local: runs it here, to the end
+    assert lth_cluster("status", str(paths.dir)) == 0
+    assert lth_cluster("resume", str(paths.dir)) == 0
+    assert "nothing to resume: every run is done" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("override, key", [
+    ("seed=3", "overrides"),
+    ("launcher.walltime=soon", "launcher.walltime"),
+    ("launcher.cpus_per_task=none", "launcher.cpus_per_task"),
+    ("launcher.signal_margin=99999", "launcher.signal_margin"),
+])
+def test_resume_takes_checked_launcher_overrides_only(tmp_path, override, key):
+    paths, _ = dry_run(tmp_path)
+    with pytest.raises(ConfigError) as error:
+        lth_cluster("resume", str(paths.dir), override)
+    assert error.value.key == key
