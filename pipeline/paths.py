@@ -93,3 +93,21 @@ class SweepPaths:
     @property
     def table(self) -> Path:
         return self.dir / "results.md"
+
+    @property
+    def submissions(self) -> Path:
+        """Every cluster submission of this sweep: job ids, cohorts, time."""
+        return self.dir / "submissions.json"
+
+    @property
+    def scripts(self) -> Path:
+        """Rendered job scripts, kept so a submission can be read and resubmitted by hand."""
+        return self.dir / "jobs"
+
+    @property
+    def store(self) -> Path:
+        """The reducer's HDF5 feature store for this sweep."""
+        return self.dir / "store.h5"
+
+    def scheduler_logs(self, backend: str) -> Path:
+        return self.logs / backend

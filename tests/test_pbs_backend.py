@@ -31,8 +31,8 @@ from pipeline.launch.cluster_cli import register
 from pipeline.launch.manifest import Manifest, build_manifest
 from pipeline.launch.pbs import PbsLauncher, array_script
 from pipeline.launch.runner import STOPPED
-from pipeline.launch.submissions import ClusterPaths, load_submissions
-from pipeline.paths import Layout
+from pipeline.launch.submissions import load_submissions
+from pipeline.paths import Layout, SweepPaths
 
 FIXTURES = Path(__file__).parent / "fixtures" / "pbs"
 TINY = ["sweep=none", "prune.levels=2", "train.duration=4ep", "train.batch_size=16",
@@ -98,14 +98,14 @@ def lth_cluster(*argv: str) -> int:
     return args.func(args)
 
 
-def make_sweep(root: Path, name: str, *overrides: str) -> tuple[ClusterPaths, Manifest]:
+def make_sweep(root: Path, name: str, *overrides: str) -> tuple[SweepPaths, Manifest]:
     """What `lth sweep --dry-run` writes, with the output root given as a path (so that a
     hostile one needs no escaping for Hydra's override grammar)."""
     configs = expand([*TINY, f"sweep.name={name}", *overrides])
     layout = Layout(root)
     manifest = build_manifest(name, root, configs, lambda cfg: cfg.launcher.cohort_size)
     manifest.save(layout.sweep(name))
-    return ClusterPaths(layout.sweep(name).dir), manifest
+    return SweepPaths(layout.sweep(name).dir), manifest
 
 
 def directive(script: str, flag: str) -> list[str]:
@@ -189,7 +189,7 @@ def test_carpenter_preset_submits_an_array_and_a_reducer_after_it(tmp_path, pbs,
     for call in (array, reducer):
         assert subprocess.run(["bash", "-n"], input=call["script"], text=True).returncode == 0
 
-    (submission,) = load_submissions(ClusterPaths(sweep))
+    (submission,) = load_submissions(SweepPaths(sweep))
     assert (submission.job_id, submission.cohorts, submission.reducer) == (
         "1234[].pbs01", [0, 1, 2], "1235.pbs01")
     assert submission.tasks == ["1234[0].pbs01", "1234[1].pbs01", "1234[2].pbs01"]

@@ -16,7 +16,7 @@ from pipeline.config import LauncherConfig
 from pipeline.io import atomic_write
 from pipeline.launch.jobspec import beside_python, job_name, lth_command, shell
 from pipeline.launch.manifest import Manifest
-from pipeline.launch.submissions import ClusterPaths, Submission, load_submissions, record
+from pipeline.launch.submissions import Submission, load_submissions, record
 from pipeline.paths import SweepPaths
 from pipeline.validate import ConfigError
 
@@ -56,7 +56,7 @@ def write_script(path: Path, text: str) -> Path:
     return path
 
 
-def reduce_command(manifest: Manifest, paths: ClusterPaths, cfg: LauncherConfig) -> str:
+def reduce_command(manifest: Manifest, paths: SweepPaths, cfg: LauncherConfig) -> str:
     """`lth reduce <runs_dir> <store>` under the site's MPI launcher, quoted for a shell.
     An MPI launcher installed in this environment (pip's mpich) wins over the job's PATH."""
     mpiexec = [beside_python(cfg.reduce_mpiexec[0]) or cfg.reduce_mpiexec[0],
@@ -70,11 +70,11 @@ class ClusterLauncher:
     blocking = False
     name = ""
 
-    def submit(self, manifest: Manifest, paths: ClusterPaths, cohorts: list[int],
+    def submit(self, manifest: Manifest, paths: SweepPaths, cohorts: list[int],
                cfg: LauncherConfig, number: int) -> Submission:
         raise NotImplementedError
 
-    def submit_reducer(self, manifest: Manifest, paths: ClusterPaths, cfg: LauncherConfig,
+    def submit_reducer(self, manifest: Manifest, paths: SweepPaths, cfg: LauncherConfig,
                        number: int, after: str) -> str:
         raise NotImplementedError
 
@@ -82,12 +82,11 @@ class ClusterLauncher:
         """The scheduler's state of those `tasks` it still knows; None if it can't be asked."""
         raise NotImplementedError
 
-    def log_path(self, paths: ClusterPaths, task: str) -> Path:
+    def log_path(self, paths: SweepPaths, task: str) -> Path:
         raise NotImplementedError
 
     def launch(self, manifest: Manifest, paths: SweepPaths, cohorts: list[int],
                cfg: LauncherConfig) -> list[str]:
-        paths = ClusterPaths(paths.dir)
         paths.scheduler_logs(self.name).mkdir(parents=True, exist_ok=True)
         number = len(load_submissions(paths))
         submission = self.submit(manifest, paths, cohorts, cfg, number)
@@ -100,7 +99,7 @@ class ClusterLauncher:
         return [submission.job_id] + ([submission.reducer] if submission.reducer else [])
 
 
-def announce(paths: ClusterPaths, submission: Submission, name: str) -> None:
+def announce(paths: SweepPaths, submission: Submission, name: str) -> None:
     count = len(submission.cohorts)
     console.print(f"submitted {name} to {submission.backend}: job {submission.job_id} "
                   f"({count} array task{'s' if count != 1 else ''}, one per cohort)")

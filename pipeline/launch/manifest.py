@@ -10,12 +10,10 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from omegaconf import OmegaConf
-
-from pipeline.config import Config
+from pipeline.config import Config, config_from_dict
 from pipeline.io import load_json, save_json
 from pipeline.lottery import Run, link_runs
 from pipeline.paths import Layout, SweepPaths
@@ -34,8 +32,7 @@ class Manifest:
         return Layout(Path(self.root))
 
     def config(self, run_id: str) -> Config:
-        return OmegaConf.to_object(OmegaConf.merge(OmegaConf.structured(Config),
-                                                   self.runs[run_id]))
+        return config_from_dict(self.runs[run_id])
 
     def cohort_runs(self, index: int) -> list[Run]:
         return link_runs([self.config(r) for r in self.cohorts[index]], self.layout)
@@ -55,11 +52,11 @@ class Manifest:
 def cohort_key(cfg: Config) -> str:
     """What members of one cohort must share: architecture, data, recipe, rewind point."""
     shared = {
-        "model": cfg.model, "data": cfg.data, "train": cfg.train,
+        "model": asdict(cfg.model), "data": asdict(cfg.data), "train": asdict(cfg.train),
         "rewind": cfg.prune.rewind, "retrain": cfg.prune.retrain,
         "checkpoint_every": cfg.checkpoint_every,
     }
-    return json.dumps(OmegaConf.to_container(OmegaConf.create(shared)), sort_keys=True)
+    return json.dumps(shared, sort_keys=True)
 
 
 def _families(runs: list[Run]) -> list[list[Run]]:
@@ -86,5 +83,5 @@ def build_manifest(name: str, root: Path, configs: list[Config],
                 current = []
             current.extend(run.id for run in family)
         cohorts.append(current)
-    resolved = {run.id: OmegaConf.to_container(OmegaConf.structured(run.cfg)) for run in runs}
+    resolved = {run.id: asdict(run.cfg) for run in runs}
     return Manifest(name, str(root), resolved, cohorts)

@@ -32,7 +32,8 @@ from pipeline.launch.jobspec import (
     walltime_seconds,
 )
 from pipeline.launch.manifest import Manifest
-from pipeline.launch.submissions import ClusterPaths, Submission
+from pipeline.launch.submissions import Submission
+from pipeline.paths import SweepPaths
 
 ENDED = {"F", "X"}  # finished job, finished (expired) subjob; every other state is live
 ON_NODE = {"R", "E"}  # running, exiting
@@ -61,7 +62,7 @@ def workdir(cfg: LauncherConfig) -> str:
     return shell([cfg.workdir]) if cfg.workdir else '"$PBS_O_WORKDIR"'
 
 
-def array_script(manifest: Manifest, paths: ClusterPaths, cohorts: list[int],
+def array_script(manifest: Manifest, paths: SweepPaths, cohorts: list[int],
                  cfg: LauncherConfig) -> str:
     logs = paths.scheduler_logs("pbs")
     walltime = walltime_seconds(cfg.walltime)
@@ -82,7 +83,7 @@ def array_script(manifest: Manifest, paths: ClusterPaths, cohorts: list[int],
     )
 
 
-def reducer_script(manifest: Manifest, paths: ClusterPaths, cfg: LauncherConfig) -> str:
+def reducer_script(manifest: Manifest, paths: SweepPaths, cfg: LauncherConfig) -> str:
     return render(
         "pbs/reduce.pbs.in",
         name=shell([job_name(manifest.name, "-reduce")]),
@@ -120,7 +121,7 @@ def parse_qstat_text(text: str) -> dict[str, str]:
 class PbsLauncher(ClusterLauncher):
     name = "pbs"
 
-    def submit(self, manifest: Manifest, paths: ClusterPaths, cohorts: list[int],
+    def submit(self, manifest: Manifest, paths: SweepPaths, cohorts: list[int],
                cfg: LauncherConfig, number: int) -> Submission:
         script = write_script(paths.scripts / f"array-{number}.pbs",
                               array_script(manifest, paths, cohorts, cfg))
@@ -129,7 +130,7 @@ class PbsLauncher(ClusterLauncher):
                  if len(cohorts) > 1 else [job])
         return Submission(self.name, job, list(cohorts), tasks)
 
-    def submit_reducer(self, manifest: Manifest, paths: ClusterPaths, cfg: LauncherConfig,
+    def submit_reducer(self, manifest: Manifest, paths: SweepPaths, cfg: LauncherConfig,
                        number: int, after: str) -> str:
         script = write_script(paths.scripts / f"reduce-{number}.pbs",
                               reducer_script(manifest, paths, cfg))
@@ -152,5 +153,5 @@ class PbsLauncher(ClusterLauncher):
         return {task: TaskState(state, state not in ENDED, state in ON_NODE)
                 for task, state in found.items()}
 
-    def log_path(self, paths: ClusterPaths, task: str) -> Path:
+    def log_path(self, paths: SweepPaths, task: str) -> Path:
         return paths.scheduler_logs(self.name) / f"{task}.log"

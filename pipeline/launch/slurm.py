@@ -33,7 +33,8 @@ from pipeline.launch.jobspec import job_name, render, setup_lines, shell, wallti
 from pipeline.launch.manifest import Manifest
 from pipeline.launch.runner import FINISHED, STOPPED, run_task
 from pipeline.launch.signals import StopOnSignal
-from pipeline.launch.submissions import ClusterPaths, Submission
+from pipeline.launch.submissions import Submission
+from pipeline.paths import SweepPaths
 from pipeline.validate import ConfigError
 
 # squeue's long state names: those of a task that has ended, and of one on a node.
@@ -95,7 +96,7 @@ def directives(cfg: LauncherConfig) -> str:
 class SlurmLauncher(ClusterLauncher):
     name = "slurm"
 
-    def submit(self, manifest: Manifest, paths: ClusterPaths, cohorts: list[int],
+    def submit(self, manifest: Manifest, paths: SweepPaths, cohorts: list[int],
                cfg: LauncherConfig, number: int) -> Submission:
         try:
             executor = submitit.SlurmExecutor(folder=paths.scheduler_logs(self.name),
@@ -111,7 +112,7 @@ class SlurmLauncher(ClusterLauncher):
         tasks = [job.job_id for job in jobs]
         return Submission(self.name, tasks[0].split("_")[0], list(cohorts), tasks)
 
-    def submit_reducer(self, manifest: Manifest, paths: ClusterPaths, cfg: LauncherConfig,
+    def submit_reducer(self, manifest: Manifest, paths: SweepPaths, cfg: LauncherConfig,
                        number: int, after: str) -> str:
         script = write_script(paths.scripts / f"reduce-{number}.sh", render(
             "slurm/reduce.sh.in",
@@ -144,5 +145,5 @@ class SlurmLauncher(ClusterLauncher):
                 states[task] = TaskState(state, state not in ENDED, state in ON_NODE)
         return states
 
-    def log_path(self, paths: ClusterPaths, task: str) -> Path:
+    def log_path(self, paths: SweepPaths, task: str) -> Path:
         return paths.scheduler_logs(self.name) / f"{task}_0_log.out"

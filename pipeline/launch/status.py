@@ -24,7 +24,7 @@ from pipeline.io import load_json
 from pipeline.launch.backends import LAUNCHERS
 from pipeline.launch.cluster import TaskState
 from pipeline.launch.manifest import Manifest
-from pipeline.launch.submissions import ClusterPaths, Submission, latest, load_submissions
+from pipeline.launch.submissions import Submission, latest, load_submissions
 from pipeline.lottery import Run
 from pipeline.paths import SweepPaths
 
@@ -112,7 +112,7 @@ def _judge(run: Run, cohort: int, status: dict, task: str | None, queued: TaskSt
 def sweep_state(paths: SweepPaths) -> SweepState:
     """The state of every run of the sweep in `paths`."""
     manifest = Manifest.load(paths)
-    cluster = ClusterPaths(paths.dir)
+    cluster = SweepPaths(paths.dir)
     submissions = latest(load_submissions(paths))
     queue, unreachable = _queue_view(submissions)
     stale_after = manifest.config(next(iter(manifest.runs))).launcher.stale_after

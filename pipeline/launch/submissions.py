@@ -10,32 +10,9 @@ from __future__ import annotations
 import dataclasses
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from pipeline.io import load_json, save_json
 from pipeline.paths import SweepPaths
-
-
-@dataclass(frozen=True)
-class ClusterPaths(SweepPaths):
-    """The files cluster submissions add to a sweep directory (pipeline.paths has the rest)."""
-
-    @property
-    def submissions(self) -> Path:
-        return self.dir / "submissions.json"
-
-    @property
-    def scripts(self) -> Path:
-        """Rendered job scripts, kept so a submission can be read and resubmitted by hand."""
-        return self.dir / "jobs"
-
-    @property
-    def store(self) -> Path:
-        """The reducer's HDF5 feature store for this sweep."""
-        return self.dir / "store.h5"
-
-    def scheduler_logs(self, backend: str) -> Path:
-        return self.logs / backend
 
 
 @dataclass
@@ -52,14 +29,14 @@ class Submission:
 
 
 def load_submissions(paths: SweepPaths) -> list[Submission]:
-    path = ClusterPaths(paths.dir).submissions
+    path = paths.submissions
     return [Submission(**entry) for entry in load_json(path)] if path.is_file() else []
 
 
 def record(paths: SweepPaths, submission: Submission) -> None:
     """Add `submission` to the sweep's record, or update its entry (rewritten atomically)."""
     entries = [s for s in load_submissions(paths) if s.job_id != submission.job_id]
-    save_json(ClusterPaths(paths.dir).submissions,
+    save_json(paths.submissions,
               [dataclasses.asdict(s) for s in [*entries, submission]])
 
 

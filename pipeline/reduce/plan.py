@@ -9,9 +9,8 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from omegaconf import DictConfig, OmegaConf
 
-from pipeline.config import Config
+from pipeline.config import Config, config_from_dict
 from pipeline.data import dataset_spec
 from pipeline.identity import run_id
 from pipeline.io import load_yaml
@@ -55,14 +54,10 @@ class Plan:
     skipped: dict[str, str]  # run id -> why it was left out (or not used as a sibling)
 
 
-@cache
-def _schema() -> DictConfig:
-    return OmegaConf.structured(Config)
-
 
 def config_from(raw: dict[str, Any]) -> Config:
     """A typed Config from a resolved config mapping (unknown keys are an error)."""
-    return OmegaConf.to_object(OmegaConf.merge(_schema(), raw))
+    return config_from_dict(raw)
 
 
 def seed_group(cfg: Config) -> str:
