@@ -13,17 +13,13 @@ from pipeline.validate import ConfigError
 console = Console(stderr=True)
 
 
-def _cohort_sizer(device_name: str):
+def _cohort_sizer(cfg) -> int:
     from pipeline.data import dataset_spec
-    from pipeline.launch.sizing import cohort_size, resolve_device
+    from pipeline.launch.sizing import cohort_size
 
-    def size(cfg) -> int:
-        spec = dataset_spec(cfg.data.name)
-        device = resolve_device(cfg.launcher.device if device_name == "auto" else device_name)
-        return cohort_size(cfg.launcher.cohort_size, device, cfg.model.name, spec.input_shape,
-                           spec.num_classes, cfg.train.batch_size)
-
-    return size
+    spec = dataset_spec(cfg.data.name)
+    return cohort_size(cfg.launcher, cfg.model.name, spec.input_shape, spec.num_classes,
+                       cfg.train.batch_size)
 
 
 def cmd_sweep(args: argparse.Namespace) -> int:
@@ -38,8 +34,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     layout = Layout(Path(first.out).resolve())
     paths = layout.sweep(first.sweep.name)
     launcher_cfg = first.launcher
-    manifest = build_manifest(first.sweep.name, layout.root, configs,
-                              _cohort_sizer(launcher_cfg.device))
+    manifest = build_manifest(first.sweep.name, layout.root, configs, _cohort_sizer)
     manifest.save(paths)
     console.print(f"sweep {manifest.name}: {len(manifest.runs)} runs in "
                   f"{len(manifest.cohorts)} cohorts -> {paths.dir}")
@@ -79,7 +74,7 @@ def cmd_study(args: argparse.Namespace) -> int:
                      args.prior_seeds, args.ablate,
                      command="lth study " + shlex.join(sys.argv[2:]) if args.record else "")
     results = Path(args.results or out / "report")
-    return run_study(plan, _cohort_sizer("auto"), results, console)
+    return run_study(plan, _cohort_sizer, results, console)
 
 
 def parser() -> argparse.ArgumentParser:

@@ -77,6 +77,8 @@ class LauncherConfig:
     queue: str | None = None  # Slurm partition / PBS queue
     qos: str | None = None  # Slurm --qos
     gpus_per_node: int = 0  # GPUs each array task asks for
+    gpu_memory_gb: float = 0.0  # memory of one task's GPU, to size cohorts from a login node
+    # without one (0: measure the local GPU, if any)
     cpus_per_task: int = 1  # CPU cores each array task asks for
     mem_gb: float = 0  # memory each array task asks for; 0 leaves the site's default
     walltime: str = "01:00:00"  # [[D-]HH:]MM:SS per array task

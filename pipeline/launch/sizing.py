@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import torch
 
+from pipeline.config import LauncherConfig
 from pipeline.models.members import build_plain
 
 CPU_COHORT = 16  # measured on 2 cores: the per-run speed-up flattens out beyond this
@@ -40,12 +41,18 @@ def member_bytes(model: str, input_shape: tuple[int, ...], num_classes: int,
     return 4 * (4 * params + 2 * activations * batch_size)
 
 
-def cohort_size(requested: int, device: torch.device, model: str,
-                input_shape: tuple[int, ...], num_classes: int, batch_size: int) -> int:
-    if requested:
-        return requested
-    if device.type != "cuda":
+def cohort_size(launcher: LauncherConfig, model: str, input_shape: tuple[int, ...],
+                num_classes: int, batch_size: int) -> int:
+    """launcher.cohort_size if set; else as many members as fit the GPU the tasks will get
+    (launcher.gpu_memory_gb when the tasks run elsewhere, else this machine's free GPU
+    memory); else the CPU default."""
+    if launcher.cohort_size:
+        return launcher.cohort_size
+    if launcher.gpu_memory_gb > 0:
+        free = launcher.gpu_memory_gb * 1e9
+    elif resolve_device(launcher.device).type == "cuda":
+        free, _total = torch.cuda.mem_get_info(resolve_device(launcher.device))
+    else:
         return CPU_COHORT
-    free, _total = torch.cuda.mem_get_info(device)
     need = member_bytes(model, input_shape, num_classes, batch_size)
     return max(1, min(MAX_COHORT, int(MEMORY_SHARE * free // need)))
