@@ -10,7 +10,6 @@ replays recorded PBS Pro output (tests/fixtures/pbs/).
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import shlex
@@ -21,13 +20,12 @@ import time
 from pathlib import Path
 
 import pytest
-import torch
+from sweep_helpers import assert_same_results, lth_cluster, results, wait_for
 
 from pipeline.cli import main
 from pipeline.compose import expand
 from pipeline.config import LauncherConfig
-from pipeline.io import load_json, load_tensors
-from pipeline.launch.cluster_cli import register
+from pipeline.io import load_json
 from pipeline.launch.manifest import Manifest, build_manifest
 from pipeline.launch.pbs import PbsLauncher, array_script
 from pipeline.launch.runner import STOPPED
@@ -90,14 +88,6 @@ def pbs(tmp_path, monkeypatch) -> FakePbs:
     return FakePbs(tmp_path, monkeypatch)
 
 
-def lth_cluster(*argv: str) -> int:
-    """`lth status|resume ...`, in this process."""
-    parser = argparse.ArgumentParser(prog="lth")
-    register(parser.add_subparsers(required=True))
-    args = parser.parse_args(argv)
-    return args.func(args)
-
-
 def make_sweep(root: Path, name: str, *overrides: str) -> tuple[SweepPaths, Manifest]:
     """What `lth sweep --dry-run` writes, with the output root given as a path (so that a
     hostile one needs no escaping for Hydra's override grammar)."""
@@ -123,38 +113,6 @@ def run_subjob(script: str, path: Path, index: int | None, job: str, workdir: Pa
         env["PBS_ARRAY_INDEX"] = str(index)
         env["PBS_ARRAY_ID"] = job.split("[")[0] + "[]" + job.split("]", 1)[1]
     return subprocess.Popen(["bash", str(path)], env=env, cwd=workdir, start_new_session=True)
-
-
-def results(root: Path, run_id: str) -> dict:
-    run = root / "runs" / run_id
-    levels = sorted(p.name for p in run.glob("level_*"))
-    return {
-        level: (load_tensors(run / level / "mask.pt"), load_tensors(run / level / "final.pt"),
-                [e["test_accuracy"] for e in load_json(run / level / "metrics.json")
-                 ["evaluations"]])
-        for level in levels
-    }
-
-
-def assert_same_results(a: dict, b: dict) -> None:
-    assert a.keys() == b.keys() and a
-    for level in a:
-        (mask_a, final_a, acc_a), (mask_b, final_b, acc_b) = a[level], b[level]
-        assert acc_a == acc_b, level
-        for name in mask_a:
-            assert torch.equal(mask_a[name], mask_b[name]), (level, name)
-        for name in final_a:
-            assert torch.equal(final_a[name], final_b[name]), (level, name)
-
-
-def wait_for(predicate, timeout: float, what: str):
-    end = time.time() + timeout
-    while time.time() < end:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
 
 
 def test_carpenter_preset_submits_an_array_and_a_reducer_after_it(tmp_path, pbs, monkeypatch,

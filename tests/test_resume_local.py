@@ -5,50 +5,15 @@ processes; the cluster backends have their own tests (test_slurm_*, test_pbs_*).
 
 from __future__ import annotations
 
-import argparse
 import signal
-import subprocess
-import sys
 import time
-from pathlib import Path
 
 import pytest
+from sweep_helpers import dry_run, lth_cluster, run_dir, task
 
-from pipeline.cli import main
 from pipeline.io import load_json
-from pipeline.launch.cluster_cli import register
-from pipeline.launch.manifest import Manifest
 from pipeline.launch.status import FAILED, sweep_state
-from pipeline.paths import SweepPaths
 from pipeline.validate import ConfigError
-
-TINY = ["sweep=none", "prune.levels=1", "train.duration=2ep", "launcher.cohort_size=1",
-        "launcher.threads=1", "progress=false", "seed=0,1"]
-
-
-def lth_cluster(*argv: str) -> int:
-    """`lth status|resume ...`, in this process."""
-    parser = argparse.ArgumentParser(prog="lth")
-    register(parser.add_subparsers(required=True))
-    args = parser.parse_args(argv)
-    return args.func(args)
-
-
-def dry_run(root: Path, *overrides: str) -> tuple[SweepPaths, Manifest]:
-    assert main(["sweep", *TINY, *overrides, f"out={root}", "sweep.name=s", "--dry-run"]) == 0
-    paths = SweepPaths(root / "sweeps" / "s")
-    return paths, Manifest.load(paths)
-
-
-def task(paths: SweepPaths, cohort: int) -> subprocess.Popen:
-    """`lth task`, as a local worker or a job script runs it."""
-    argv = [sys.executable, "-m", "pipeline.cli", "task", str(paths.dir), "--no-progress",
-            "--cohort", str(cohort)]
-    return subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
-
-
-def run_dir(manifest: Manifest, cohort: int) -> Path:
-    return manifest.layout.run(manifest.cohorts[cohort][0]).dir
 
 
 def test_resume_runs_only_what_is_unfinished_and_not_live(tmp_path, capsys):

@@ -9,18 +9,16 @@ seeds). Accounting is off on the CI cluster, so nothing here relies on sacct.
 
 from __future__ import annotations
 
-import argparse
 import shutil
 import subprocess
 import time
 from pathlib import Path
 
 import pytest
-import torch
+from sweep_helpers import assert_same_results, lth_cluster, results, wait_for
 
 from pipeline.cli import main
-from pipeline.io import load_json, load_tensors
-from pipeline.launch.cluster_cli import register
+from pipeline.io import load_json
 from pipeline.launch.manifest import Manifest
 from pipeline.launch.submissions import load_submissions
 from pipeline.paths import SweepPaths
@@ -51,44 +49,6 @@ SWEEP = ["sweep=none", "prune.levels=2", "train.duration=6ep", "train.batch_size
 SEEDS = "seed=0,1,2"
 
 
-def lth_cluster(*argv: str) -> int:
-    """`lth status|resume ...`, in this process."""
-    parser = argparse.ArgumentParser(prog="lth")
-    register(parser.add_subparsers(required=True))
-    args = parser.parse_args(argv)
-    return args.func(args)
-
-
-def results(root: Path, run_id: str) -> dict:
-    run = root / "runs" / run_id
-    return {
-        level.name: (load_tensors(level / "mask.pt"), load_tensors(level / "final.pt"),
-                     [e["test_accuracy"] for e in load_json(level / "metrics.json")
-                      ["evaluations"]])
-        for level in sorted(run.glob("level_*"))
-    }
-
-
-def assert_same_results(a: dict, b: dict) -> None:
-    assert a.keys() == b.keys() and len(a) == 3
-    for level in a:
-        (mask_a, final_a, acc_a), (mask_b, final_b, acc_b) = a[level], b[level]
-        assert acc_a == acc_b, level
-        assert all(torch.equal(mask_a[n], mask_b[n]) for n in mask_a), level
-        assert all(torch.equal(final_a[n], final_b[n]) for n in final_a), level
-
-
-def wait_for(predicate, timeout: float, what: str):
-    end = time.time() + timeout
-    while time.time() < end:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.05)
-    queue = scheduler_text("squeue", "-t", "all", "-o", "%i %T %r %j")
-    raise AssertionError(f"timed out after {timeout} s waiting for {what}; squeue:\n{queue}")
-
-
 def retraining(status: Path) -> int | None:
     """The level, once status.json says the run is inside a retraining level (1 or more)
     and before its last third; None until then."""
@@ -99,6 +59,10 @@ def retraining(status: Path) -> int | None:
     inside = s.get("state") == "running" and s.get("level", 0) >= 1 and (
         0 < s["iteration"] < 2 * s["of"] // 3)
     return s["level"] if inside else None
+
+
+def squeue() -> str:
+    return "; squeue:\n" + scheduler_text("squeue", "-t", "all", "-o", "%i %T %r %j")
 
 
 def scheduler_text(*argv: str) -> str:
@@ -142,16 +106,17 @@ def test_cancelled_task_shows_unfinished_and_resume_finishes_it_exactly(
     victim = manifest.cohorts[1][0]
     status = tmp_path / "runs" / victim / "status.json"
 
-    level = wait_for(lambda: retraining(status), 120, "cohort 1 to be in the middle of a level")
+    level = wait_for(lambda: retraining(status), 120,
+                     "cohort 1 to be in the middle of a level", squeue)
     subprocess.run(["scancel", submission.task_of(1)], check=True, timeout=30)
-    wait_for(lambda: load_json(status)["state"] == "stopped", 30, "its SIGTERM checkpoint")
+    wait_for(lambda: load_json(status)["state"] == "stopped", 30, "its SIGTERM checkpoint", squeue)
     assert (tmp_path / "runs" / victim / f"level_{level}" / "partial.pt").is_file()
 
     def cohort_1_ended() -> bool:
         return "CANCELLED" in scheduler_text("squeue", "-h", "-t", "all", "-o", "%T",
                                              "-j", submission.task_of(1))
 
-    wait_for(cohort_1_ended, 30, "Slurm to record the cancellation")
+    wait_for(cohort_1_ended, 30, "Slurm to record the cancellation", squeue)
     assert lth_cluster("status", str(paths.dir)) == 1
 
     assert lth_cluster("resume", str(paths.dir)) == 0
@@ -159,11 +124,11 @@ def test_cancelled_task_shows_unfinished_and_resume_finishes_it_exactly(
     first, again = load_submissions(paths)
     assert again.cohorts == [1]  # cohorts 0 and 2 were running or queued, not resubmitted
 
-    wait_for(lambda: lth_cluster("status", str(paths.dir)) == 0, 300, "every run to finish")
+    wait_for(lambda: lth_cluster("status", str(paths.dir)) == 0, 300, "every run to finish", squeue)
     assert f"level {level} from its mid-level checkpoint" in (
         paths.logs / "slurm" / f"{again.task_of(1)}_0_log.out").read_text()
     for run_id in manifest.runs:
-        assert_same_results(results(tmp_path, run_id), results(reference, run_id))
+        assert_same_results(results(tmp_path, run_id), results(reference, run_id), 3)
 
 
 def test_usr2_checkpoints_requeues_and_the_task_continues_exactly(submitted, reference,
@@ -176,10 +141,11 @@ def test_usr2_checkpoints_requeues_and_the_task_continues_exactly(submitted, ref
 
     run_id = manifest.cohorts[0][0]
     status = tmp_path / "runs" / run_id / "status.json"
-    level = wait_for(lambda: retraining(status), 120, "the task to be in the middle of a level")
+    level = wait_for(lambda: retraining(status), 120,
+                     "the task to be in the middle of a level", squeue)
     # What Slurm sends signal_margin seconds before the time limit (submitit's timeout test)
     subprocess.run(["scancel", "--signal=USR2", task], check=True, timeout=30)
-    wait_for(lambda: load_json(status)["state"] == "stopped", 30, "its USR2 checkpoint")
+    wait_for(lambda: load_json(status)["state"] == "stopped", 30, "its USR2 checkpoint", squeue)
     assert "by SIGUSR2" in load_json(status)["reason"]
 
     # Requeued: pending again (Slurm holds a requeued job ~10 s), so resume adds nothing.
@@ -189,10 +155,10 @@ def test_usr2_checkpoints_requeues_and_the_task_continues_exactly(submitted, ref
     assert lth_cluster("resume", str(paths.dir)) == 0
     assert len(load_submissions(paths)) == 1
 
-    wait_for(lambda: lth_cluster("status", str(paths.dir)) == 0, 300, "the run to finish")
+    wait_for(lambda: lth_cluster("status", str(paths.dir)) == 0, 300, "the run to finish", squeue)
     log = (paths.logs / "slurm" / f"{task}_0_log.out").read_text()
     assert "Requeued job" in log and f"level {level} from its mid-level checkpoint" in log
-    assert_same_results(results(tmp_path, run_id), results(reference, run_id))
+    assert_same_results(results(tmp_path, run_id), results(reference, run_id), 3)
 
 
 def test_a_task_whose_training_raises_fails_in_slurm_and_in_status(tmp_path):

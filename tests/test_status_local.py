@@ -6,49 +6,10 @@ The cluster backends have their own tests (test_slurm_*, test_pbs_*).
 
 from __future__ import annotations
 
-import argparse
-import os
-import subprocess
-import sys
-from pathlib import Path
+from sweep_helpers import dry_run, lth_cluster, run_dir, task
 
-from pipeline.cli import main
 from pipeline.io import load_json
-from pipeline.launch.cluster_cli import register
-from pipeline.launch.manifest import Manifest
 from pipeline.launch.status import FAILED, sweep_state
-from pipeline.paths import SweepPaths
-
-TINY = ["sweep=none", "prune.levels=1", "train.duration=2ep", "launcher.cohort_size=1",
-        "launcher.threads=1", "progress=false", "seed=0,1"]
-
-
-def lth_cluster(*argv: str) -> int:
-    """`lth status|resume ...`, in this process."""
-    parser = argparse.ArgumentParser(prog="lth")
-    register(parser.add_subparsers(required=True))
-    args = parser.parse_args(argv)
-    return args.func(args)
-
-
-def dry_run(root: Path, *overrides: str) -> tuple[SweepPaths, Manifest]:
-    assert main(["sweep", *TINY, *overrides, f"out={root}", "sweep.name=s", "--dry-run"]) == 0
-    paths = SweepPaths(root / "sweeps" / "s")
-    return paths, Manifest.load(paths)
-
-
-def task(paths: SweepPaths, *cohorts: int, log: Path | None = None) -> subprocess.Popen:
-    """`lth task` as a job script runs it: output to its log, LTH_LOG naming that log."""
-    argv = [sys.executable, "-m", "pipeline.cli", "task", str(paths.dir), "--no-progress"]
-    for cohort in cohorts:
-        argv += ["--cohort", str(cohort)]
-    env = {**os.environ, **({"LTH_LOG": str(log)} if log else {})}
-    out = open(log, "w") if log else subprocess.DEVNULL  # noqa: SIM115 (closed with the process)
-    return subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, env=env)
-
-
-def run_dir(manifest: Manifest, cohort: int) -> Path:
-    return manifest.layout.run(manifest.cohorts[cohort][0]).dir
 
 
 def test_a_task_whose_training_raises_exits_non_zero_and_status_shows_why(tmp_path, capsys):
