@@ -14,9 +14,15 @@ if ! .venv/bin/python -c "import torch" 2>/dev/null; then
   if command -v nvidia-smi >/dev/null 2>&1; then
     $PIP install -q "torch>=2.2,<2.15"
   else
-    # a local wheel if this machine has one, else PyTorch's CPU index
-    $PIP install -q torch==2.13.0 --no-index 2>/dev/null \
-      || $PIP install -q torch --index-url https://download.pytorch.org/whl/cpu
+    # this machine's own CPU wheel if it has one (pip's find-links), else PyTorch's CPU index
+    probe=$(mktemp -d)
+    if $PIP download -q --no-deps --no-index torch==2.13.0 -d "$probe" >/dev/null 2>&1; then
+      $PIP install -q torch==2.13.0
+    else
+      $PIP install -q torch --index-url https://download.pytorch.org/whl/cpu \
+        --extra-index-url https://pypi.org/simple
+    fi
+    rm -rf "$probe"
   fi
 fi
 $PIP install -q -e ".[test]"
