@@ -26,4 +26,4 @@ if ! .venv/bin/python -c "import torch" 2>/dev/null; then
   fi
 fi
 $PIP install -q -e ".[test]"
-echo "set-up done: $(.venv/bin/lth --help | head -1)"
+echo "set-up done: $(pwd)/.venv/bin/lth"
