@@ -95,3 +95,14 @@ def test_kill_minus_9_mid_level_then_resume_matches_an_uninterrupted_sweep(tmp_p
     assert got == expected
     assert not list((tmp_path / "b").glob("runs/*/level_*/partial.pt"))
     assert torch.tensor([v[1] for v in got.values()]).min() > 0.2
+
+
+def test_local_workers_run_cohorts_in_parallel_processes_with_the_same_results(tmp_path):
+    args = ["sweep", "sweep=none", "seed=0,1", "train.duration=2ep", "prune.levels=1",
+            "launcher.cohort_size=1", "launcher.threads=1"]
+    assert main([*args, f"out={tmp_path / 'one'}"]) == 0
+    assert main([*args, f"out={tmp_path / 'two'}", "launcher.workers=2"]) == 0
+    logs = sorted((tmp_path / "two" / "sweeps" / "default" / "logs").glob("local-*.log"))
+    assert [p.name for p in logs] == ["local-0.log", "local-1.log"]
+    expected, got = _results(tmp_path / "one"), _results(tmp_path / "two")
+    assert len(expected) == 4 and got == expected
