@@ -89,6 +89,7 @@ class LauncherConfig:
     signal_margin: int = 120  # seconds before walltime at which a task checkpoints and stops
     max_timeouts: int = 3  # Slurm: requeues after timeouts before a task gives up
     stale_after: int = 900  # seconds without a status.json update before a run is not live
+    status_every: float = 5.0  # least seconds between a cohort's status.json updates
     # -- the reducer job, run after each array -----------------------------------------
     reduce: bool = True  # submit `lth reduce` after every array
     reduce_ranks: int = 4  # MPI ranks of the reducer

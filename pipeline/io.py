@@ -24,8 +24,14 @@ def _fsync_dir(directory: Path) -> None:
         os.close(fd)
 
 
-def atomic_write(path: Path, write: Callable[[Any], None], binary: bool = True) -> None:
-    """Write through `write(handle)` to a temp file beside `path`, fsync, then rename."""
+def atomic_write(path: Path, write: Callable[[Any], None], binary: bool = True,
+                 durable: bool = True) -> None:
+    """Write through `write(handle)` to a temp file beside `path`, fsync, then rename.
+
+    durable=False skips the fsyncs: the file is still replaced whole (a crash of this
+    process leaves the old or the new one), but a power loss may lose the update. For
+    advisory files rewritten often, such as status.json, where an fsync per write would
+    stall training on a parallel file system."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
@@ -33,12 +39,14 @@ def atomic_write(path: Path, write: Callable[[Any], None], binary: bool = True) 
         with os.fdopen(fd, "wb" if binary else "w") as handle:
             write(handle)
             handle.flush()
-            os.fsync(handle.fileno())
+            if durable:
+                os.fsync(handle.fileno())
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
-    _fsync_dir(path.parent)
+    if durable:
+        _fsync_dir(path.parent)
 
 
 def save_tensors(path: Path, payload: dict) -> None:
@@ -50,8 +58,9 @@ def load_tensors(path: Path, device: str | torch.device = "cpu") -> dict:
     return torch.load(path, map_location=device, weights_only=True)
 
 
-def save_json(path: Path, payload: Any) -> None:
-    atomic_write(path, lambda handle: json.dump(payload, handle, indent=1), binary=False)
+def save_json(path: Path, payload: Any, durable: bool = True) -> None:
+    atomic_write(path, lambda handle: json.dump(payload, handle, indent=1), binary=False,
+                 durable=durable)
 
 
 def load_json(path: Path) -> Any:

@@ -104,13 +104,18 @@ class Reporter:
 class _LevelHooks(Hooks):
     def __init__(self, driver: CohortDriver, runs: list[Run], level: int, end: int):
         self.driver, self.runs, self.level, self.end = driver, runs, level, end
+        self.status_written = 0.0
 
     def on_evaluation(self, iteration: int, accuracy: torch.Tensor) -> None:
         self.driver.reporter.evaluated(iteration, accuracy)
+        now = time.time()
+        if now - self.status_written < self.driver.status_every and iteration < self.end:
+            return
+        self.status_written = now
         for run in self.runs:
             save_json(run.paths.status, {"state": "running", "level": self.level,
                                          "iteration": iteration, "of": self.end,
-                                         "updated": time.time()})
+                                         "updated": now}, durable=False)
 
     def on_checkpoint(self, iteration: int, members: list[Member]) -> None:
         for run, member in zip(self.runs, members):
@@ -142,6 +147,7 @@ class CohortDriver:
         self.rewind_at = parse_step(cfg.prune.rewind, self.ipe)
         self.retrain = cfg.prune.retrain
         self.checkpoint_every = parse_step(cfg.checkpoint_every, self.ipe)
+        self.status_every = cfg.launcher.status_every
         self.eval_every = parse_step(cfg.train.eval_every, self.ipe)
         shapes_model = build_plain(self.model, data.input_shape, data.num_classes)
         self.names = prunable_names(shapes_model)

@@ -16,7 +16,8 @@ from pipeline.io import load_json, load_tensors
 from pipeline.launch.manifest import Manifest
 from pipeline.paths import SweepPaths
 
-TINY = ["sweep=none", "prune.levels=1", "train.duration=2ep", "launcher.cohort_size=1",
+TINY = ["sweep=none", "launcher.status_every=0",
+        "prune.levels=1", "train.duration=2ep", "launcher.cohort_size=1",
         "launcher.threads=1", "progress=false", "seed=0,1"]
 
 

@@ -33,7 +33,8 @@ from pipeline.launch.submissions import load_submissions
 from pipeline.paths import Layout, SweepPaths
 
 FIXTURES = Path(__file__).parent / "fixtures" / "pbs"
-TINY = ["sweep=none", "prune.levels=2", "train.duration=4ep", "train.batch_size=16",
+TINY = ["sweep=none", "launcher.status_every=0",
+        "prune.levels=2", "train.duration=4ep", "train.batch_size=16",
         "launcher.cohort_size=1", "launcher.threads=1", "checkpoint_every=1ep",
         "progress=false"]
 HOSTILE = "we'ird \"dir\" $(touch CANARY) `touch CANARY` ;x"

@@ -43,7 +43,8 @@ pytestmark = [pytest.mark.slurm,
 
 # Three levels of 6 epochs of 250 iterations: a level lasts a second or two, long
 # enough to be caught in the middle by polling status.json.
-SWEEP = ["sweep=none", "prune.levels=2", "train.duration=6ep", "train.batch_size=16",
+SWEEP = ["sweep=none", "launcher.status_every=0",
+         "prune.levels=2", "train.duration=6ep", "train.batch_size=16",
          "launcher.cohort_size=1", "launcher.threads=1", "checkpoint_every=1ep",
          "progress=false"]
 SEEDS = "seed=0,1,2"
