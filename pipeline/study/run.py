@@ -13,6 +13,7 @@ from rich.console import Console
 from pipeline.compose import expand
 from pipeline.launch.backends import LAUNCHERS
 from pipeline.launch.manifest import Manifest, build_manifest
+from pipeline.launch.status import sweep_state
 from pipeline.lottery import link_runs
 from pipeline.paths import Layout
 from pipeline.reduce.reducer import reduce
@@ -32,20 +33,32 @@ def _pending(manifest: Manifest) -> list[int]:
 
 
 def _phase(label: str, sweeps: list[list[str]], sizer, console: Console) -> bool:
-    """Train one phase; True once every run of it is complete."""
+    """Train one phase; True once every run of it is complete. Cohorts a cluster is still
+    running are left alone, and an earlier manifest of the same runs is kept, so the
+    cohort indices of earlier submissions stay valid."""
     manifest = _manifest(sweeps, sizer)
     paths = Layout(Path(manifest.root)).sweep(manifest.name)
-    manifest.save(paths)
-    pending = _pending(manifest)
-    console.print(f"study phase {label}: {len(manifest.runs)} runs, "
-                  f"{len(pending)} of {len(manifest.cohorts)} cohorts to train")
-    if not pending:
-        return True
+    if paths.manifest.is_file() and set(Manifest.load(paths).runs) == set(manifest.runs):
+        manifest = Manifest.load(paths)
+    else:
+        manifest.save(paths)
     launcher_cfg = manifest.config(next(iter(manifest.runs))).launcher
     launcher = LAUNCHERS[launcher_cfg.name]()
-    jobs = launcher.launch(manifest, paths, pending, launcher_cfg)
+    pending = _pending(manifest)
+    live = set() if launcher.blocking else {r.cohort for r in sweep_state(paths).runs if r.live}
+    console.print(f"study phase {label}: {len(manifest.runs)} runs, "
+                  f"{len(pending)} of {len(manifest.cohorts)} cohorts unfinished"
+                  + (f", {len(live & set(pending))} of them still queued or running"
+                     if live else ""))
+    if not pending:
+        return True
+    todo = [index for index in pending if index not in live]
+    if todo:
+        jobs = launcher.launch(manifest, paths, todo, launcher_cfg)
+        if not launcher.blocking:
+            console.print(f"submitted {', '.join(jobs)}")
     if not launcher.blocking:
-        console.print(f"submitted {', '.join(jobs)}; run this command again when they finish")
+        console.print("run this command again when the jobs finish")
         return False
     return not _pending(manifest)
 
