@@ -130,7 +130,12 @@ def main(argv: list[str] | None = None) -> int:
         from pipeline.store.inspect import main as inspect_main
 
         return inspect_main(argv[1:])
-    args = parser().parse_args(argv)
+    top = parser()
+    args, extra = top.parse_known_args(argv)
+    if extra:  # Hydra overrides after an option: `lth study --seeds 2 model=conv4`
+        if not hasattr(args, "overrides") or any(e.startswith("-") for e in extra):
+            top.error(f"unrecognized arguments: {' '.join(extra)}")
+        args.overrides = [*args.overrides, *extra]
     try:
         return args.func(args)
     except ConfigError as error:
