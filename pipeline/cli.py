@@ -1,4 +1,4 @@
-"""The `lth` command."""
+"""lth: lottery-ticket sweeps, feature stores and a-priori masks (see README.md)."""
 
 from __future__ import annotations
 
