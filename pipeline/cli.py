@@ -8,6 +8,7 @@ from pathlib import Path
 
 from rich.console import Console
 
+from pipeline.launch.local import LaunchError
 from pipeline.validate import ConfigError
 
 console = Console(stderr=True)
@@ -144,6 +145,9 @@ def main(argv: list[str] | None = None) -> int:
     except FileNotFoundError as error:
         console.print(f"[red]error[/red] {error}", highlight=False, soft_wrap=True)
         return 2
+    except LaunchError as error:
+        console.print(f"[red]error[/red] {error}", highlight=False, soft_wrap=True)
+        return 1
 
 
 if __name__ == "__main__":

@@ -12,13 +12,22 @@ import json
 from typing import Any
 
 from pipeline.config import BOOKKEEPING, Config
+from pipeline.steps import canonical_step
 
 ID_LENGTH = 12
+
+
+# Step strings, hashed in one spelling so "0ep" and "0it" are the same run.
+STEP_FIELDS = {("train", "duration"), ("train", "warmup"), ("train", "eval_every"),
+               ("train", "milestones"), ("prune", "rewind")}
 
 
 def _non_default(value: Any, default: Any, path: tuple[str, ...]) -> dict[str, Any] | None:
     if any(path[: len(skip)] == skip for skip in BOOKKEEPING):
         return None
+    if path in STEP_FIELDS:
+        value = ([canonical_step(v) for v in value] if isinstance(value, list)
+                 else canonical_step(value))
     if dataclasses.is_dataclass(value):
         out = {}
         for f in dataclasses.fields(value):

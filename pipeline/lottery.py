@@ -33,12 +33,16 @@ from pipeline.prune.methods import METHODS, PruneContext
 from pipeline.steps import parse_step
 from pipeline.train.schedule import constant, learning_rate
 from pipeline.train.trainer import CohortTrainer, Hooks, LevelPlan, Member, MemberResult
+from pipeline.validate import ConfigError
 
 StateDict = dict[str, torch.Tensor]
 
 
 def mask_generator(seed: int, level: int, salt: int) -> torch.Generator:
-    return torch.Generator().manual_seed(epoch_seed(seed + salt, level, 0x6D61736B))
+    """Mask draws of a run (salt 0: its method; 1: its control), independent of every other
+    (seed, level, salt): the salt enters through its own odd multiplier."""
+    return torch.Generator().manual_seed(
+        epoch_seed(seed, level, 0x6D61736B + salt * 0xD1B54A32D192ED03))
 
 
 def reinit_seed(seed: int) -> int:
@@ -67,11 +71,14 @@ class Run:
     @property
     def first_level(self) -> int:
         """Controls start at level 1: their level 0 is their source's dense network. So do
-        methods that never look at the trained dense net, when they rewind to initialization."""
+        methods that never look at the trained dense net, when every level restarts from
+        the initialization (retrain=rewind to iteration 0)."""
         if self.control:
             return 1
-        rewinds_to_init = parse_step(self.cfg.prune.rewind, 1) == 0
-        return 0 if METHODS[self.cfg.prune.method].uses_dense or not rewinds_to_init else 1
+        prune = self.cfg.prune
+        skips = (not METHODS[prune.method].uses_dense and prune.retrain == "rewind"
+                 and parse_step(prune.rewind, 1) == 0)
+        return 1 if skips else 0
 
     def pending_levels(self) -> list[int]:
         done = set(self.paths.completed_levels())
@@ -82,7 +89,10 @@ def link_runs(configs: list[Config], layout: Layout) -> list[Run]:
     """Runs for `configs`, each control linked to its source (added if missing)."""
     runs: dict[str, Run] = {}
     for cfg in configs:
-        runs.setdefault(run_id(cfg), Run(cfg, layout.run(run_id(cfg))))
+        known = runs.setdefault(run_id(cfg), Run(cfg, layout.run(run_id(cfg))))
+        if known.cfg != cfg:
+            raise ConfigError("sweep", f"run {known.id} appears twice with different "
+                              "bookkeeping (levels, paths or launcher): sweep only one value")
     for run in list(runs.values()):
         if run.control:
             src = source_config(run.cfg)

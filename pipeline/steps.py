@@ -27,6 +27,15 @@ def parse_step(text: str | int, iterations_per_epoch: int) -> int:
     return epochs * iterations_per_epoch + iterations
 
 
-def check_step(text: str | int) -> None:
-    """Raise ValueError if `text` is not a well-formed step string."""
-    parse_step(text, 1)
+def canonical_step(text: str | int) -> str:
+    """One spelling per step: "0", "0ep" and "0it" -> "0it"; "2ep0it" -> "2ep"."""
+    stripped = str(text).strip()
+    if stripped.isdigit():
+        return f"{int(stripped)}it"
+    match = _STEP.match(stripped)
+    if not match or not (match.group(1) or match.group(2)):
+        return stripped  # validation reports it
+    epochs, iterations = int(match.group(1) or 0), int(match.group(2) or 0)
+    if epochs and iterations:
+        return f"{epochs}ep{iterations}it"
+    return f"{epochs}ep" if epochs else f"{iterations}it"

@@ -167,3 +167,28 @@ def test_oneshot_and_random_methods_reach_the_same_densities(tmp_path, data):
     dense = load_tensors(oneshot.paths.level(0).final)["fc2.weight"].abs()
     kept = load_tensors(oneshot.paths.level(1).mask)["fc2.weight"]
     assert dense[kept].min() >= dense[~kept].max()  # one global threshold on the dense net
+
+
+def test_a_method_without_the_dense_net_still_trains_level_0_for_lr_rewinding(tmp_path, data):
+    configs = [dataclasses.replace(c, prune=dataclasses.replace(c.prune, method="random"))
+               for c in _configs(levels=1, retrain="lr_rewind")]
+    (run,) = _drive(tmp_path, configs, data)
+    assert run.first_level == 0 and run.paths.completed_levels() == [0, 1]
+
+
+def test_control_and_method_draws_do_not_repeat_across_seeds():
+    from pipeline.lottery import mask_generator
+
+    draws = {(seed, salt): torch.randperm(1000, generator=mask_generator(seed, 3, salt))
+             for seed in range(4) for salt in (0, 1)}
+    assert not torch.equal(draws[(0, 1)], draws[(1, 0)])
+    assert len({tuple(d[:20].tolist()) for d in draws.values()}) == len(draws)
+
+
+def test_one_run_twice_with_different_bookkeeping_is_an_error(tmp_path):
+    from pipeline.validate import ConfigError
+
+    one, = _configs(levels=1)
+    two = dataclasses.replace(one, prune=dataclasses.replace(one.prune, levels=2))
+    with pytest.raises(ConfigError, match="appears twice"):
+        link_runs([one, two], Layout(tmp_path))

@@ -47,3 +47,16 @@ def test_scientific_changes_change_the_id():
     assert run_id(dataclasses.replace(base, prune=PruneConfig(rewind="500it"))) != run_id(base)
     # Setting a field to its default value is the same run as leaving it out.
     assert run_id(dataclasses.replace(base, prune=PruneConfig(rewind="0it"))) == run_id(base)
+
+
+def test_step_spellings_hash_the_same():
+    from pipeline.steps import canonical_step
+
+    assert [canonical_step(s) for s in ("0", "0ep", "0it", "2ep0it", "500", " 3ep4it ")] == [
+        "0it", "0it", "0it", "2ep", "500it", "3ep4it"]
+    base = Config()
+    for spelling in ("0ep", "0", "0ep0it"):
+        same = dataclasses.replace(base, prune=PruneConfig(rewind=spelling))
+        assert run_id(same) == run_id(base)
+    assert run_id(dataclasses.replace(base, train=TrainConfig(milestones=["80ep0it"]))) == \
+        run_id(dataclasses.replace(base, train=TrainConfig(milestones=["80ep"])))

@@ -9,7 +9,7 @@ import torch
 
 from pipeline.config import LauncherConfig
 from pipeline.launch.manifest import Manifest
-from pipeline.launch.runner import run_cohort
+from pipeline.launch.runner import run_task
 from pipeline.paths import SweepPaths
 
 
@@ -21,6 +21,10 @@ def worker_devices(launcher: LauncherConfig) -> list[str]:
     return [device] * max(launcher.workers, 1)
 
 
+class LaunchError(RuntimeError):
+    """Local training ended with failed or stopped cohorts."""
+
+
 class LocalLauncher:
     blocking = True
 
@@ -28,8 +32,9 @@ class LocalLauncher:
                launcher: LauncherConfig) -> list[str]:
         devices = worker_devices(launcher)
         if len(devices) == 1:
-            for index in cohorts:
-                run_cohort(manifest, index, devices[0])
+            if run_task(paths.dir, cohorts, devices[0], progress=True) != 0:
+                raise LaunchError(f"some cohorts failed or stopped; `lth status {paths.dir}` "
+                                  "shows which and why")
             return []
         paths.logs.mkdir(parents=True, exist_ok=True)
         workers = []
@@ -50,5 +55,5 @@ class LocalLauncher:
                 failed.append(f"worker on {device} exited {process.returncode}; see {log.name}")
             log.close()
         if failed:
-            raise RuntimeError("; ".join(failed))
+            raise LaunchError("; ".join(failed))
         return []

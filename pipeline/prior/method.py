@@ -5,7 +5,7 @@ from __future__ import annotations
 from functools import lru_cache
 
 from pipeline.models.graph import INPUT, layer_graph
-from pipeline.prior.learn import learn_prior
+from pipeline.prior.learn import PriorError, learn_prior
 from pipeline.prior.sample import gumbel_top_k, layer_counts, layer_scores
 from pipeline.prune.masks import Masks
 from pipeline.prune.methods import PruneContext, method
@@ -24,6 +24,12 @@ def prior_mask(ctx: PruneContext) -> Masks:
         ctx.rung.output_density * sizes[ctx.output])
     prior = learn_prior(ctx.config.prior_store, ctx.model, total / sum(sizes.values()),
                         ctx.dataset)
+    for name in ctx.names:
+        layer = prior.layers.get(name)
+        if layer is None or (len(layer.fan_in), len(layer.fan_out)) != tuple(
+                ctx.shapes[name][:2]):
+            raise PriorError(f"the store's {ctx.model} tickets do not fit {name} "
+                             f"{tuple(ctx.shapes[name])} (trained on other data?)")
     components = set(ctx.config.prior_components)
     fallback = {n: ctx.rung.density for n in ctx.names}
     fallback[ctx.output] = ctx.rung.output_density

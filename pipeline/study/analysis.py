@@ -18,7 +18,7 @@ from pipeline.report.tables import network_values
 # Levels whose training produced a run's level-L mask (besides level L's own training).
 MASK_COST: dict[str, Callable[[int], list[int]]] = {
     "imp": lambda level: list(range(level)),
-    "oneshot": lambda level: [0],
+    "oneshot": lambda level: [0] if level else [],
 }
 
 
