@@ -191,7 +191,7 @@ class CohortDriver:
             mask = run.control.derive_mask(source_mask, mask_generator(run.cfg.seed, level, 1))
         else:
             previous = (load_tensors(run.paths.level(level - 1).mask) if level > 1
-                        else full_masks(self.shapes_state(), self.names))
+                        else full_masks(self.shapes))
             ctx = PruneContext(
                 level=level, rung=ladder(run.cfg.prune)[level - 1], names=self.names,
                 scope=run.cfg.prune.scope, previous_mask=previous,
@@ -203,9 +203,6 @@ class CohortDriver:
             mask = METHODS[run.cfg.prune.method].build(ctx)
         save_tensors(path, mask)
         return mask
-
-    def shapes_state(self) -> StateDict:
-        return {n: torch.empty(s) for n, s in self.shapes.items()}
 
     def _member(self, run: Run, level: int) -> Member:
         paths = run.paths.level(level)
@@ -271,7 +268,7 @@ class CohortDriver:
     def _finish(self, run: Run, level: int, mask: Masks | None, result: MemberResult,
                 plan: LevelPlan, cohort: int) -> dict:
         paths = run.paths.level(level)
-        mask = mask or full_masks(result.state, self.names)
+        mask = mask or full_masks(self.shapes)
         best = min(result.evaluations, key=lambda e: e["test_loss"])
         final = result.evaluations[-1]
         metrics = {

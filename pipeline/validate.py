@@ -6,7 +6,7 @@ Each failure names the key: `prune.densities[2]: density 1.5 is outside (0, 1]`.
 from __future__ import annotations
 
 from pipeline.config import Config, LauncherConfig
-from pipeline.data import dataset_spec
+from pipeline.data import DATASETS, dataset_spec
 from pipeline.data.batches import iterations_per_epoch
 from pipeline.data.registry import DataError
 from pipeline.models import ModelError, model_spec
@@ -54,7 +54,7 @@ def validate(cfg: Config) -> None:
         data = dataset_spec(cfg.data.name)
         data.resolve_root(cfg.data.root)
     except DataError as error:
-        key = "data.name" if cfg.data.name not in _known_datasets() else "data.root"
+        key = "data.name" if cfg.data.name not in DATASETS else "data.root"
         raise ConfigError(key, str(error)) from None
     if model.input_kind == "image" and len(data.input_shape) < 2:
         raise ConfigError("model.name", f"{model.name} needs [C, *spatial] inputs")
@@ -76,10 +76,11 @@ def check_launcher(launcher: LauncherConfig) -> None:
         raise ConfigError("launcher.account", "this site charges every job to an allocation: "
                           "export LTH_ACCOUNT=<project id> (the site presets read it) or pass "
                           "launcher.account=<project id>")
-    for key in ("cohort_size", "gpus_per_node", "array_parallelism", "mem_gb", "max_timeouts"):
+    for key in ("cohort_size", "gpus_per_node", "array_parallelism", "mem_gb", "max_timeouts",
+                "threads", "workers", "gpu_memory_gb", "status_every"):
         if getattr(launcher, key) < 0:
             raise ConfigError(f"launcher.{key}", f"{getattr(launcher, key)} must be >= 0")
-    for key in ("cpus_per_task", "reduce_ranks"):
+    for key in ("cpus_per_task", "reduce_ranks", "stale_after"):
         if getattr(launcher, key) < 1:
             raise ConfigError(f"launcher.{key}", f"{getattr(launcher, key)} must be >= 1")
     seconds = {}
@@ -91,12 +92,6 @@ def check_launcher(launcher: LauncherConfig) -> None:
     if not 0 <= launcher.signal_margin < seconds["walltime"]:
         raise ConfigError("launcher.signal_margin", f"{launcher.signal_margin} s must lie in "
                           f"[0, walltime = {seconds['walltime']} s)")
-
-
-def _known_datasets():
-    from pipeline.data import DATASETS
-
-    return DATASETS
 
 
 def _check_train(cfg: Config, ipe: int) -> None:

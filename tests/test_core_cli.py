@@ -29,6 +29,12 @@ TINY = ["sweep=none", "train.duration=3ep", "prune.levels=1", "launcher.threads=
     ("train.optimizer=adagrad", "train.optimizer"),
     ("prune.control=reinit prune.retrain=finetune", "prune.control"),
     ("prune.levels=abc", "prune.levels"),
+    ("launcher.status_every=-1", "launcher.status_every"),
+    ("launcher.gpu_memory_gb=-4", "launcher.gpu_memory_gb"),
+    ("launcher.workers=-1", "launcher.workers"),
+    ("train.precision=fp8", "train.precision"),
+    ("launcher.optimizer_impl=magic", "launcher.optimizer_impl"),
+    ("prune.method=snip prune.scope=layerwise", "prune.scope"),
 ])
 def test_bad_configs_fail_before_training_with_one_line_naming_the_key(
         tmp_path, capsys, override, key):

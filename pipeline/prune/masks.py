@@ -7,8 +7,9 @@ import torch
 Masks = dict[str, torch.Tensor]
 
 
-def full_masks(state: dict[str, torch.Tensor], names: list[str]) -> Masks:
-    return {name: torch.ones_like(state[name], dtype=torch.bool) for name in names}
+def full_masks(shapes: dict[str, torch.Size]) -> Masks:
+    """The dense mask of layers with these shapes."""
+    return {name: torch.ones(shape, dtype=torch.bool) for name, shape in shapes.items()}
 
 
 def density(masks: Masks) -> float:

@@ -10,7 +10,7 @@ import torch
 from pipeline.config import PruneConfig
 from pipeline.data.tensors import TensorDataset
 from pipeline.prune.ladder import Rung
-from pipeline.prune.masks import Masks, prune_smallest, random_with_densities
+from pipeline.prune.masks import Masks, full_masks, prune_smallest, random_with_densities
 
 StateDict = dict[str, torch.Tensor]
 
@@ -72,8 +72,7 @@ def iterative_magnitude(ctx: PruneContext) -> Masks:
 @method("oneshot", uses_dense=True)
 def oneshot_magnitude(ctx: PruneContext) -> Masks:
     """Prune the dense trained net (level 0) straight to this level's density."""
-    dense = {n: torch.ones(ctx.shapes[n], dtype=torch.bool) for n in ctx.names}
-    return prune_smallest(ctx.trained(0), dense, 1 - ctx.rung.density,
+    return prune_smallest(ctx.trained(0), full_masks(ctx.shapes), 1 - ctx.rung.density,
                           1 - ctx.rung.output_density, ctx.output, ctx.scope)
 
 

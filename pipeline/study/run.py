@@ -38,8 +38,9 @@ def _phase(label: str, sweeps: list[list[str]], sizer, console: Console) -> bool
     cohort indices of earlier submissions stay valid."""
     manifest = _manifest(sweeps, sizer)
     paths = Layout(Path(manifest.root)).sweep(manifest.name)
-    if paths.manifest.is_file() and set(Manifest.load(paths).runs) == set(manifest.runs):
-        manifest = Manifest.load(paths)
+    earlier = Manifest.load(paths) if paths.manifest.is_file() else None
+    if earlier is not None and set(earlier.runs) == set(manifest.runs):
+        manifest = earlier
     else:
         manifest.save(paths)
     launcher_cfg = manifest.config(next(iter(manifest.runs))).launcher
