@@ -33,11 +33,15 @@ def test_member_outputs_equal_the_plain_model(name):
     cohort.load_state_dict(stack_states(states))
     plain = build_plain(name, shape, 10)
     plain.load_state_dict(states[1])
-    x = torch.randn(3, 4, *shape)
+    x = torch.randn(3, 4, *shape, generator=torch.Generator().manual_seed(0))
     cohort.eval()
     plain.eval()
     with torch.no_grad():
-        assert torch.allclose(cohort(x)[1], plain(x[1]), atol=1e-4, rtol=1e-4)
+        expected = plain(x[1])
+        # Fresh BatchNorm statistics in eval mode let activations grow with depth (ResNet-56
+        # outputs reach 1e5), so float32 rounding is compared against the output's own scale.
+        scale = expected.abs().max().item()
+        torch.testing.assert_close(cohort(x)[1], expected, rtol=1e-4, atol=1e-5 * scale)
     # Export gives the plain model's names and shapes.
     exported = member_state(cohort.state_dict(), 3, 1)
     assert {k: v.shape for k, v in exported.items()} == {
