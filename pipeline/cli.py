@@ -73,7 +73,8 @@ def cmd_study(args: argparse.Namespace) -> int:
     out = Path(args.out or f"lth_out/studies/{args.name}").resolve()
     plan = StudyPlan(args.name, args.overrides, out, tuple(args.densities), args.seeds,
                      args.prior_seeds, args.ablate,
-                     command="lth study " + shlex.join(sys.argv[2:]) if args.record else "")
+                     command="lth study " + shlex.join(sys.argv[2:]) if args.record else "",
+                     imp_fraction=args.imp_fraction)
     results = Path(args.results or out / "report")
     return run_study(plan, _cohort_sizer, results, console)
 
@@ -102,6 +103,9 @@ def parser() -> argparse.ArgumentParser:
     study.add_argument("overrides", nargs="*", help="Hydra overrides: model, data, recipe")
     study.add_argument("--name", default="study")
     study.add_argument("--densities", type=float, nargs="+", default=[0.5, 0.2, 0.1, 0.05, 0.02])
+    study.add_argument("--imp-fraction", type=float, default=0.2,
+                       help="of the remaining weights IMP prunes per level; each target "
+                       "density is read at the nearest IMP level (default 0.2)")
     study.add_argument("--seeds", type=int, default=3)
     study.add_argument("--prior-seeds", type=int, default=3)
     study.add_argument("--ablate", action="store_true", help="also drop each prior component")

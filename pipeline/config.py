@@ -49,6 +49,9 @@ class PruneConfig:
     fraction: float = 0.2  # fraction of the remaining weights removed per level
     output_scale: float = 1.0  # the output layer is pruned at fraction * output_scale
     densities: list[float] | None = None  # an explicit density ladder instead of `fraction`
+    # the output layer's density at each rung of `densities` (default: pruned at
+    # output_scale times each step's fraction); lets a ladder match another's rungs exactly
+    output_densities: list[float] | None = None
     rewind: str = "0it"  # weights (and schedule position) to rewind to
     retrain: str = "rewind"  # rewind | lr_rewind | finetune
     control: str = "none"  # none | reinit | shuffle

@@ -126,6 +126,18 @@ def _check_prior(prune) -> None:
         _choice(f"prune.prior_components[{index}]", name, COMPONENTS)
 
 
+def _check_ladder(key: str, values: list[float]) -> None:
+    """Densities in (0, 1], each no higher than the one before."""
+    previous = 1.0
+    for index, value in enumerate(values):
+        if not 0 < value <= 1:
+            raise ConfigError(f"{key}[{index}]", f"density {value} is outside (0, 1]")
+        if value > previous:
+            raise ConfigError(f"{key}[{index}]",
+                              f"density {value} is above the level before ({previous})")
+        previous = value
+
+
 def _check_prune(cfg: Config, ipe: int) -> None:
     prune = cfg.prune
     _choice("prune.method", prune.method, METHODS)
@@ -139,17 +151,15 @@ def _check_prune(cfg: Config, ipe: int) -> None:
     if prune.levels is not None and prune.levels < 0:
         raise ConfigError("prune.levels", f"{prune.levels} levels: must be >= 0")
     if prune.densities is not None:
-        previous = 1.0
-        for index, value in enumerate(prune.densities):
-            key = f"prune.densities[{index}]"
-            if not 0 < value <= 1:
-                raise ConfigError(key, f"density {value} is outside (0, 1]")
-            if value > previous:
-                raise ConfigError(key, f"density {value} is above the level before ({previous})")
-            previous = value
+        _check_ladder("prune.densities", prune.densities)
         if prune.levels is not None and prune.levels > len(prune.densities):
             raise ConfigError("prune.levels", f"{prune.levels} levels but only "
                               f"{len(prune.densities)} densities")
+    if prune.output_densities is not None:
+        if prune.densities is None or len(prune.output_densities) != len(prune.densities):
+            raise ConfigError("prune.output_densities",
+                              "needs prune.densities, with one output density per rung")
+        _check_ladder("prune.output_densities", prune.output_densities)
     total = parse_step(cfg.train.duration, ipe)
     rewind = _step("prune.rewind", prune.rewind, ipe)
     if rewind >= total:

@@ -21,6 +21,8 @@ TINY = ["sweep=none", "train.duration=3ep", "prune.levels=1", "launcher.threads=
     ("model.name=no_such_net", "model.name"),
     ("prune.densities=[0.5,1.5]", "prune.densities[1]"),
     ("prune.densities=[0.5,0]", "prune.densities[1]"),
+    ("prune.densities=[0.5,0.2] prune.output_densities=[0.6]", "prune.output_densities"),
+    ("prune.densities=[0.5,0.2] prune.output_densities=[0.6,0.7]", "prune.output_densities[1]"),
     ("prune.rewind=200ep", "prune.rewind"),
     ("prune.levels=-1", "prune.levels"),
     ("data=mnist data.root=/no/such/dir", "data.root"),

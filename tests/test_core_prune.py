@@ -75,3 +75,9 @@ def test_explicit_density_ladder():
     assert [r.fraction for r in rungs] == pytest.approx([0.5, 0.6, 0.75])
     assert [r.density for r in rungs] == pytest.approx([0.5, 0.2, 0.05])
     assert level_count(PruneConfig(densities=[0.5, 0.2], levels=1)) == 1
+
+
+def test_explicit_output_densities_set_the_output_rungs():
+    rungs = ladder(PruneConfig(densities=[0.5, 0.2], output_densities=[0.8, 0.6]))
+    assert [r.output_density for r in rungs] == pytest.approx([0.8, 0.6])
+    assert [r.output_fraction for r in rungs] == pytest.approx([0.2, 0.25])  # 0.6 = 0.8 * 0.75

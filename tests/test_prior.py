@@ -1,6 +1,7 @@
 """The `prior` method: learning from a real store, sampling, and the study around it."""
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 
@@ -85,7 +86,25 @@ def test_study_end_to_end_learns_a_prior_and_writes_the_report(tmp_path):
     text = (results / "README.md").read_text()
     assert "## Does `prior` close the gap?" in text and "snip vs snip+shuffle" in text
     assert (results / "accuracy_vs_density.png").stat().st_size > 1000
+    # IMP at 20% per level is read at levels 3 and 7; every method has its exact density there
+    levels = pd.read_csv(results / "levels.csv")
+    imp = levels[levels.label == "imp"].set_index("target")
+    assert imp.level.to_dict() == {1.0: 0, 0.5: 3, 0.2: 7}
+    for target in (0.5, 0.2):
+        assert set(levels[levels.target == target].density) == {imp.density[target]}
+    assert "0.2 at level 7 (hidden density 0.2097)" in text
     # running it again trains nothing and rewrites the same report
     assert main(["study", "train.duration=2ep", "--densities", "0.5", "0.2", "--seeds", "1",
                  "--prior-seeds", "2", "--name", "t", "--out", str(out),
                  "--results", str(results)]) == 0
+
+
+@pytest.mark.parametrize("args, key", [
+    (["--densities", "0.5", "0.49"], "--densities"),  # both nearest to IMP level 3
+    (["--imp-fraction", "1.5"], "--imp-fraction"),
+])
+def test_study_targets_off_the_imp_ladder_fail_before_anything_runs(tmp_path, capsys, args, key):
+    out = tmp_path / "study"
+    assert main(["study", "--name", "t", "--out", str(out), *args]) == 2
+    assert capsys.readouterr().err.startswith(f"config error {key}:")
+    assert not out.exists()

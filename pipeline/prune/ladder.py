@@ -30,8 +30,10 @@ def ladder(prune: PruneConfig) -> list[Rung]:
     else:
         fractions = [prune.fraction] * count
     rungs, hidden, output = [], 1.0, 1.0
-    for fraction in fractions[:count]:
+    for index, fraction in enumerate(fractions[:count]):
         out_fraction = min(1.0, fraction * prune.output_scale)
+        if prune.output_densities is not None:
+            out_fraction = 1 - prune.output_densities[index] / output
         hidden *= 1 - fraction
         output *= 1 - out_fraction
         rungs.append(Rung(fraction, out_fraction, hidden, output))

@@ -8,6 +8,7 @@ from collections.abc import Callable
 import numpy as np
 import pandas as pd
 
+from pipeline.config import PruneConfig
 from pipeline.data import dataset_spec
 from pipeline.data.batches import iterations_per_epoch
 from pipeline.labels import method_label
@@ -37,8 +38,10 @@ def _mask_producers(run: Run, level: int) -> list[tuple[Run, int]]:
     return [(run, lv) for lv in rule(level)] if rule else []
 
 
-def level_table(runs: dict[str, Run], densities: tuple[float, ...]) -> pd.DataFrame:
-    """One row per (run, level): accuracy, and the epochs and seconds spent to get there."""
+def level_table(runs: dict[str, Run],
+                level_targets: Callable[[PruneConfig], dict[int, float]]) -> pd.DataFrame:
+    """One row per (run, level at a target density): accuracy, and the epochs and seconds
+    spent to get there (IMP's levels in between count as spent, not as rows)."""
     metrics = {run_id: {m["level"]: m for m in level_metrics(run.paths)}
                for run_id, run in runs.items()}
     rows = []
@@ -46,11 +49,14 @@ def level_table(runs: dict[str, Run], densities: tuple[float, ...]) -> pd.DataFr
         spec = dataset_spec(run.cfg.data.name)
         ipe = iterations_per_epoch(spec.train_size, run.cfg.train.batch_size,
                                    run.cfg.train.drop_last)
+        targets = level_targets(run.cfg.prune)
         for level, m in metrics[run_id].items():
+            if level not in targets:
+                continue
             spent = [metrics[r.id][lv] for r, lv in _mask_producers(run, level)] + [m]
             rows.append({
                 "run_id": run_id, "label": run_label(run), "seed": run.cfg.seed, "level": level,
-                "target": 1.0 if level == 0 else densities[level - 1],
+                "target": targets[level],
                 "density": m["density"], "accuracy": m["test_accuracy"],
                 "epochs": sum(s["iterations"] for s in spent) / ipe,
                 "seconds": sum(s["seconds"] / s["cohort_size"] for s in spent),

@@ -1,5 +1,10 @@
 """The sweeps a study runs, as Hydra override lists.
 
+IMP prunes `imp_fraction` of the remaining weights per level (20%, as Frankle & Carbin
+2019), and each target density is read at the IMP level nearest to it in log scale.
+Every other method trains at exactly those levels' hidden and output-layer densities,
+so all methods are compared at equal weight counts.
+
 Phase 1 trains IMP tickets with the fresh-init and shuffled controls, the
 pruning-at-initialization baselines (SNIP, GraSP and SynFlow, each also shuffled
 within layers as the Frankle et al. 2021 sanity check) and the ratio-only baselines
@@ -9,16 +14,22 @@ store, on new seeds, with one ablation per component when asked.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
+from pipeline.compose import expand
+from pipeline.config import PruneConfig
 from pipeline.prior import COMPONENTS
+from pipeline.prune.ladder import Rung, ladder
+from pipeline.validate import ConfigError
 
 DENSITIES = (0.5, 0.2, 0.1, 0.05, 0.02)
 PRIOR_SEED_OFFSET = 100  # prior masks are drawn for seeds no ticket in the store used
 
+IMP_GROUP = ("prune.method=imp", "prune.control=none,reinit,shuffle")
 BASELINE_GROUPS = (
-    ("prune.method=imp", "prune.control=none,reinit,shuffle"),
     ("prune.method=snip,grasp,synflow", "prune.control=none,shuffle"),
     ("prune.method=erk,su_ratios,random",),
 )
@@ -38,6 +49,7 @@ class StudyPlan:
     prior_seeds: int = 3
     ablate: bool = False
     command: str = ""  # the command line, recorded in the report
+    imp_fraction: float = 0.2  # of the remaining weights IMP removes per level
 
     @property
     def store(self) -> Path:
@@ -47,19 +59,52 @@ class StudyPlan:
     def runs_dir(self) -> Path:
         return self.out / "runs"
 
+    @cached_property
+    def imp_levels(self) -> tuple[int, ...]:
+        """The IMP level read for each target: nearest in log density."""
+        if not 0 < self.imp_fraction < 1:
+            raise ConfigError("--imp-fraction", f"{self.imp_fraction} is outside (0, 1)")
+        step = math.log(1 - self.imp_fraction)
+        levels = tuple(max(1, round(math.log(t) / step)) for t in self.densities)
+        if any(b <= a for a, b in zip(levels, levels[1:])):
+            raise ConfigError("--densities", f"{list(self.densities)} must decrease and fall "
+                              f"on distinct IMP levels (levels {list(levels)} at "
+                              f"{self.imp_fraction:g} per level)")
+        return levels
+
+    @cached_property
+    def rungs(self) -> list[Rung]:
+        """IMP's rung at each target level: the densities every method trains at."""
+        scale = expand([*self.overrides, "sweep=none"])[0].prune.output_scale
+        imp = ladder(PruneConfig(fraction=self.imp_fraction, output_scale=scale,
+                                 levels=self.imp_levels[-1]))
+        return [imp[level - 1] for level in self.imp_levels]
+
+    def level_targets(self, prune: PruneConfig) -> dict[int, float]:
+        """Level -> target density, for a run of this study (IMP's levels in between: none)."""
+        levels = self.imp_levels if prune.densities is None else range(1, len(self.densities) + 1)
+        return {0: 1.0, **dict(zip(levels, self.densities))}
+
     def _common(self, seeds: range, phase: str) -> list[str]:
-        ladder = "[" + ",".join(f"{d:g}" for d in self.densities) + "]"
-        return [*self.overrides, "sweep=none", f"prune.densities={ladder}",
-                f"seed={_values(seeds)}", f"out={self.out}", f"sweep.name={self.name}-{phase}"]
+        return [*self.overrides, "sweep=none", f"seed={_values(seeds)}", f"out={self.out}",
+                f"sweep.name={self.name}-{phase}"]
+
+    def _at_imp_densities(self) -> list[str]:
+        hidden = ",".join(repr(r.density) for r in self.rungs)
+        output = ",".join(repr(r.output_density) for r in self.rungs)
+        return [f"prune.densities=[{hidden}]", f"prune.output_densities=[{output}]"]
 
     def baseline_sweeps(self) -> list[list[str]]:
         common = self._common(range(self.seeds), "baselines")
-        return [[*common, *group] for group in BASELINE_GROUPS]
+        imp = [*common, f"prune.fraction={self.imp_fraction}",
+               f"prune.levels={self.imp_levels[-1]}", *IMP_GROUP]
+        return [imp, *([*common, *self._at_imp_densities(), *group]
+                       for group in BASELINE_GROUPS)]
 
     def prior_sweeps(self) -> list[list[str]]:
         seeds = range(PRIOR_SEED_OFFSET, PRIOR_SEED_OFFSET + self.prior_seeds)
-        common = [*self._common(seeds, "prior"), "prune.method=prior",
-                  f"prune.prior_store={self.store}"]
+        common = [*self._common(seeds, "prior"), *self._at_imp_densities(),
+                  "prune.method=prior", f"prune.prior_store={self.store}"]
         sweeps = [common]
         if self.ablate:
             for dropped in COMPONENTS:

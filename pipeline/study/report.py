@@ -115,7 +115,7 @@ def _compute_plot(table: pd.DataFrame, target: float, path: Path) -> Path:
 
 def write_study_report(plan: StudyPlan, runs: dict[str, Run], folder: Path) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
-    levels = level_table(runs, plan.densities)
+    levels = level_table(runs, plan.level_targets)
     table = summary(levels)
     targets = [1.0, *plan.densities]
     first = next(iter(runs.values())).cfg
@@ -139,6 +139,13 @@ def write_study_report(plan: StudyPlan, runs: dict[str, Run], folder: Path) -> P
         f"Seeds: {plan.seeds} for tickets, controls and baselines; {plan.prior_seeds} new "
         "seeds for `prior` (learned from this study's tickets). Accuracy is the final test "
         "accuracy, mean ± std over seeds.", "",
+        f"IMP prunes {plan.imp_fraction:g} of the remaining weights per level (the output "
+        "layer at its model's `prune.output_scale` times that); each target density is read "
+        "at the nearest IMP level: " + ", ".join(
+            f"{t:g} at level {lv} (hidden density {r.density:.4f})"
+            for t, lv, r in zip(plan.densities, plan.imp_levels, plan.rungs))
+        + ". Every other method trains at exactly those hidden and output-layer densities.",
+        "",
         "## Accuracy against density", "", *_accuracy_md(table, targets), "",
         "![accuracy](accuracy_vs_density.png)", "",
         *(["![prior ablations](prior_ablations.png)", ""]
