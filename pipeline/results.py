@@ -1,77 +1,68 @@
-"""Accuracy against density, per method, read from the run directories of a sweep."""
+"""Accuracy against density, per method, read from the run directories of a sweep.
+
+The same aggregation as the store's report (`pipeline.report.tables`), fed from the run
+directories, so a sweep shows its table as soon as it finishes, before any reduce.
+"""
 
 from __future__ import annotations
 
-import statistics
-from dataclasses import dataclass
-
+import pandas as pd
 from rich.console import Console
 from rich.table import Table
 
 from pipeline.labels import method_label
 from pipeline.launch.manifest import Manifest
 from pipeline.lottery import level_metrics
+from pipeline.report.tables import accuracy_table, deepest_common_level
 
 
-@dataclass
-class Cell:
-    density: float
-    accuracies: dict[int, float]  # seed -> final test accuracy
-
-    @property
-    def summary(self) -> str:
-        values = list(self.accuracies.values())
-        spread = statistics.stdev(values) if len(values) > 1 else 0.0
-        return f"{statistics.mean(values):.3f} ± {spread:.3f} (n={len(values)})"
-
-
-def collect(manifest: Manifest) -> dict[tuple[str, int], Cell]:
-    """(method label, level) -> densities and accuracies over seeds."""
-    cells: dict[tuple[str, int], Cell] = {}
+def level_rows(manifest: Manifest) -> pd.DataFrame:
+    """One row per finished (run, level), with the columns of `report.tables.level_rows`."""
+    rows = []
     for run_id in manifest.runs:
         cfg = manifest.config(run_id)
-        label = method_label(cfg.prune.method, cfg.prune.control)
-        group = f"{cfg.model.name}/{cfg.data.name}"
-        for m in level_metrics(manifest.layout.run(run_id)):
-            cell = cells.setdefault((f"{group} {label}", m["level"]), Cell(m["density"], {}))
-            cell.accuracies[cfg.seed] = m["test_accuracy"]
-    return cells
+        base = {"run_id": run_id, "experiment": f"{cfg.model.name}/{cfg.data.name}",
+                "label": method_label(cfg.prune.method, cfg.prune.control), "seed": cfg.seed}
+        rows += [{**base, "level": m["level"], "density": m["density"],
+                  "test_accuracy": m["test_accuracy"]}
+                 for m in level_metrics(manifest.layout.run(run_id))]
+    return pd.DataFrame(rows)
 
 
-def accuracy_table(cells: dict[tuple[str, int], Cell]) -> Table:
-    labels = sorted({label for label, _ in cells})
-    levels = sorted({level for _, level in cells})
+def _column(row) -> str:
+    return f"{row.experiment} {row.label}"
+
+
+def summary_table(levels: pd.DataFrame) -> Table:
+    """Levels as rows, one column per experiment and method: mean ± std over seeds."""
+    stats = accuracy_table(levels)
+    stats["column"] = [_column(r) for r in stats.itertuples()]
+    columns = sorted(set(stats.column))
     table = Table(title="Test accuracy against density (mean ± std over seeds)")
     table.add_column("level", justify="right")
     table.add_column("density", justify="right")
-    for label in labels:
-        table.add_column(label, justify="right")
-    for level in levels:
-        densities = [c.density for (_, lv), c in cells.items() if lv == level]
-        row = [str(level), f"{statistics.mean(densities):.4f}"]
-        row += [cells[(label, level)].summary if (label, level) in cells else "-"
-                for label in labels]
-        table.add_row(*row)
+    for column in columns:
+        table.add_column(column, justify="right")
+    for level, rows in stats.groupby("level"):
+        cells = {r.column: f"{r.accuracy:.3f} ± {0 if pd.isna(r.std) else r.std:.3f} "
+                 f"(n={r.seeds})" for r in rows.itertuples()}
+        table.add_row(str(level), f"{rows.density.mean():.4f}",
+                      *[cells.get(c, "-") for c in columns])
     return table
 
 
-def lowest_density_table(cells: dict[tuple[str, int], Cell]) -> Table:
+def per_seed_table(levels: pd.DataFrame) -> Table:
     """Per seed, every method at the deepest level that all of them reached."""
-    labels = sorted({label for label, _ in cells})
-    shared = [lv for lv in sorted({lv for _, lv in cells})
-              if all((label, lv) in cells for label in labels)]
-    level = shared[-1] if shared else max(lv for _, lv in cells)
-    seeds = sorted({s for (_, lv), c in cells.items() if lv == level for s in c.accuracies})
+    level = int(deepest_common_level(levels).min())
+    at = levels[levels.level == level].assign(column=lambda f: [_column(r) for r in f.itertuples()])
+    columns = sorted(set(at.column))
     table = Table(title=f"Per seed at level {level} (the lowest density every method reached)")
     table.add_column("seed", justify="right")
-    for label in labels:
-        table.add_column(label, justify="right")
-    for seed in seeds:
-        table.add_row(str(seed), *[
-            f"{cells[(label, level)].accuracies[seed]:.3f}"
-            if (label, level) in cells and seed in cells[(label, level)].accuracies else "-"
-            for label in labels
-        ])
+    for column in columns:
+        table.add_column(column, justify="right")
+    for seed, rows in at.groupby("seed"):
+        cells = {r.column: f"{r.test_accuracy:.3f}" for r in rows.itertuples()}
+        table.add_row(str(seed), *[cells.get(c, "-") for c in columns])
     return table
 
 
@@ -87,11 +78,11 @@ def markdown(table: Table) -> str:
 def report(manifest: Manifest, console: Console | None = None) -> str:
     """Print the tables and return them as markdown."""
     console = console or Console()
-    cells = collect(manifest)
-    if not cells:
+    levels = level_rows(manifest)
+    if levels.empty:
         console.print("no finished levels yet")
         return ""
-    tables = [accuracy_table(cells), lowest_density_table(cells)]
+    tables = [summary_table(levels), per_seed_table(levels)]
     for table in tables:
         console.print(table)
     return "\n".join(markdown(t) for t in tables)

@@ -114,3 +114,14 @@ def test_local_workers_run_cohorts_in_parallel_processes_with_the_same_results(t
     assert [p.name for p in logs] == ["local-0.log", "local-1.log"]
     expected, got = _results(tmp_path / "one"), _results(tmp_path / "two")
     assert len(expected) == 4 and got == expected
+    # the sweep's results table: mean ± std over the two seeds, and each seed at level 1
+    accuracies, densities = {}, {}
+    for (_, level), (density, accuracy, _, _) in expected.items():
+        accuracies.setdefault(level, []).append(accuracy)
+        densities.setdefault(level, []).append(density)
+    mean, std = torch.tensor(accuracies[1]).mean(), torch.tensor(accuracies[1]).std()
+    table = (tmp_path / "one" / "sweeps" / "default" / "results.md").read_text()
+    assert f"| 1 | {sum(densities[1]) / 2:.4f} | {mean:.3f} ± {std:.3f} (n=2) |" in table
+    assert "Per seed at level 1" in table
+    for seed_accuracy in sorted(accuracies[1]):
+        assert f"{seed_accuracy:.3f}" in table.split("Per seed at level 1")[1]
