@@ -78,13 +78,14 @@ def test_study_end_to_end_learns_a_prior_and_writes_the_report(tmp_path):
     store = out / "store.h5"
     runs = runs_frame(store)
     assert set(runs.method) == {"imp", "snip", "grasp", "synflow", "erk", "su_ratios",
-                                "random", "prior"}
+                                "random", "oneshot", "prior"}
     assert sorted(runs[runs.method == "prior"].seed) == [100, 101]
     prior = learn_prior(store, "mnist1d_mlp", 0.2, "mnist1d")
     assert prior.density == pytest.approx(0.2, abs=0.03)
     assert prior.layers["fc1.weight"].spread is not None
     text = (results / "README.md").read_text()
     assert "## Does `prior` close the gap?" in text and "snip vs snip+shuffle" in text
+    assert "- imp vs oneshot: 0.2: " in text
     assert (results / "accuracy_vs_density.png").stat().st_size > 1000
     # IMP at 20% per level is read at levels 3 and 7; every method has its exact density there
     levels = pd.read_csv(results / "levels.csv")

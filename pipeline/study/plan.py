@@ -7,8 +7,9 @@ so all methods are compared at equal weight counts.
 
 Phase 1 trains IMP tickets with the fresh-init and shuffled controls, the
 pruning-at-initialization baselines (SNIP, GraSP and SynFlow, each also shuffled
-within layers as the Frankle et al. 2021 sanity check) and the ratio-only baselines
-(ERK, Su et al. ratios, random). Phase 2 trains `prior` masks learned from phase 1's
+within layers as the Frankle et al. 2021 sanity check), the ratio-only baselines
+(ERK, Su et al. ratios, random) and one-shot magnitude pruning of the trained dense
+network (how much IMP's iterations add). Phase 2 trains `prior` masks learned from phase 1's
 store, on new seeds, with one ablation per component when asked.
 """
 
@@ -32,6 +33,7 @@ IMP_GROUP = ("prune.method=imp", "prune.control=none,reinit,shuffle")
 BASELINE_GROUPS = (
     ("prune.method=snip,grasp,synflow", "prune.control=none,shuffle"),
     ("prune.method=erk,su_ratios,random",),
+    ("prune.method=oneshot",),  # magnitude after full dense training, no iterations
 )
 
 

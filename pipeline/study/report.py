@@ -168,6 +168,10 @@ def write_study_report(plan: StudyPlan, runs: dict[str, Run], folder: Path) -> P
         *[_gap_md(table, m, f"{m}+shuffle") for m in SHUFFLE_CHECKED
           if m in set(table.label)],
         "- for reference, " + _gap_md(table, "imp", "imp+shuffle")[2:], "",
+        *(["## What IMP's iterations add", "",
+           "IMP against one-shot magnitude pruning of the same trained dense network, "
+           "rewound alike (one dense training instead of one per level):", "",
+           _gap_md(table, "imp", "oneshot"), ""] if "oneshot" in set(table.label) else []),
         "## Features that separate tickets from their shuffled control", "",
         f"Cohen's d (imp minus imp+shuffle) per density; the {TOP_FEATURES} largest by mean "
         "|d|. With a few seeds per group these are rough, and some separate by construction "
