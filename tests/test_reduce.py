@@ -30,6 +30,7 @@ from pipeline.io import load_json, load_tensors, load_yaml
 from pipeline.paths import RunPaths
 from pipeline.reduce.balance import partition
 from pipeline.reduce.plan import config_from
+from pipeline.reduce.stability import ACROSS_SEED_FEATURES
 from pipeline.store import (
     curves_frame,
     features_frame,
@@ -240,21 +241,36 @@ def test_new_run_and_new_level_add_only_their_rows(grown_out: Path, reduced: tup
     hidden = marker.with_name("hidden.json")
     marker.rename(hidden)  # level 2 not complete yet: only levels 0 and 1 are reduced
 
-    assert "added 1 runs, 2 levels" in reduce(out / "runs", store)
+    log = reduce(out / "runs", store)
+    assert "added 1 runs, 2 levels" in log and "updated" in log
     grown = frames(store)
-    for name, frame in old.items():  # old rows first, unchanged, then only the new run's
-        pd.testing.assert_frame_equal(grown[name].iloc[:len(frame)][frame.columns], frame)
+    # old rows first, unchanged but for the across-seed group statistics; then the new run's
+    for name, frame in old.items():
+        kept = [c for c in frame.columns if c not in ACROSS_SEED_FEATURES]
+        pd.testing.assert_frame_equal(grown[name].iloc[:len(frame)][kept], frame[kept])
         assert set(grown[name]["run_id"].iloc[len(frame):]) == {new}
     assert sorted(grown["levels"].query("run_id == @new")["level"]) == [0, 1]
+    imp = sorted(runs_frame(store).query("control == 'none'")["run_id"])
+    assert new in imp and len(imp) == 3
+
+    def mean_iou(run: str, level: int) -> float:
+        mine = pooled(read_masks(store, run, level))
+        return np.mean([mask_iou(mine, pooled(read_masks(store, other, level)))
+                        for other in imp if other != run])
+
+    # the stored seeds' level-1 means now take in the new seed too
+    for run in imp:
+        assert network(store, "mask_iou_across_seeds")[run, 1] == pytest.approx(mean_iou(run, 1))
+        assert network(store, "mask_iou_across_seeds_count")[run, 1] == 2.0
+    old_level2 = network(store, "mask_iou_across_seeds_count")
+    assert all(old_level2[run, 2] == 1.0 for run in imp if run != new)
 
     hidden.rename(marker)
     assert "added 0 runs, 1 levels" in reduce(out / "runs", store)
     assert sorted(levels_frame(store).query("run_id == @new")["level"]) == [0, 1, 2]
-    imp = [r for r in runs_frame(store).query("control == 'none'")["run_id"] if r != new]
-    mine = pooled(read_masks(store, new, 2))
-    expected = np.mean([mask_iou(mine, pooled(read_masks(store, r, 2))) for r in imp])
-    assert network(store, "mask_iou_across_seeds")[new, 2] == pytest.approx(expected)
-    assert network(store, "mask_iou_across_seeds_count")[new, 2] == 2.0
+    for run in imp:
+        assert network(store, "mask_iou_across_seeds")[run, 2] == pytest.approx(mean_iou(run, 2))
+        assert network(store, "mask_iou_across_seeds_count")[run, 2] == 2.0
 
 
 def test_kill_during_write_leaves_previous_store(grown_out: Path, reduced: tuple[Path, str],

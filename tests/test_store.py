@@ -18,6 +18,7 @@ import pytest
 import xarray as xr
 
 from pipeline.store import (
+    Added,
     CurvePoint,
     LevelPayload,
     LevelRecord,
@@ -361,3 +362,17 @@ def test_kill_9_mid_write_leaves_old_store_intact(store: Path):
     assert store_keys(store)[0] == {"r0", "r1", "r3"}
     np.testing.assert_array_equal(read_masks(store, "r1", 1)["conv1.weight"],
                                   old_masks["conv1.weight"])
+
+
+def test_replace_columns_take_new_values_and_count_what_changed(store: Path):
+    """Group statistics (across-seed means) are replaced; every other feature keeps its value."""
+    rows = [("*", "effective_density", 0.5), ("fc1.weight", "density", 0.125)]
+    added = write_store(store, [], [], [], [LevelPayload("r0", 0, {}, rows)], PROV,
+                        replace=["effective_density"])
+    assert (added.feature_rows, added.feature_cells, added.replaced_cells) == (0, 0, 1)
+    feats = features_frame(store).set_index(["run_id", "level", "layer"])
+    assert feats.loc[("r0", 0, "*"), "effective_density"] == 0.5  # was 0.9
+    assert feats.loc[("r0", 0, "fc1.weight"), "density"] == 0.75  # not in `replace`
+    again = write_store(store, [], [], [], [LevelPayload("r0", 0, {}, rows)], PROV,
+                        replace=["effective_density"])
+    assert again == Added(0, 0, 0, 0, 0, 0, 0)  # same value: nothing changed, nothing written

@@ -50,7 +50,9 @@ def _print(summary: Summary, console: Console) -> None:
     a = summary.added
     console.print(
         f"added {a.runs} runs, {a.levels} levels, {a.curves} curve points, {a.masks} masks, "
-        f"{a.feature_rows} feature rows to {escape(str(summary.store))} in {summary.seconds:.2f} s "
+        f"{a.feature_rows} feature rows"
+        + (f" (and updated {a.replaced_cells} across-seed values)" if a.replaced_cells else "")
+        + f" to {escape(str(summary.store))} in {summary.seconds:.2f} s "
         f"({summary.runs_per_second:.2f} runs/s; {summary.transport})"
     )
     for run, why in summary.skipped.items():

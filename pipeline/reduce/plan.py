@@ -31,20 +31,30 @@ class MaskSource:
 
 @dataclass(frozen=True)
 class RunTask:
-    """One run's levels to reduce, and the runs that differ from it only by seed."""
+    """One run's levels to reduce, and the runs that differ from it only by seed.
+
+    `refresh` holds stored levels whose across-seed rows are recomputed because a sibling
+    adds the same level in this reduce (their means are over every seed the store holds).
+    """
 
     run_id: str
-    dir: Path
+    source: MaskSource  # the run's own masks (its directory holds the `levels`)
     cfg: Config
     levels: tuple[int, ...]
     new_run: bool
     weights: int  # prunable weights of the model
     siblings: tuple[MaskSource, ...]
+    refresh: tuple[int, ...] = ()
+
+    @property
+    def units(self) -> int:
+        """Levels of work, as counted by the progress bar."""
+        return len(self.levels) + len(self.refresh)
 
     @property
     def cost(self) -> int:
-        """Feature work grows with the weights of every level computed."""
-        return self.weights * len(self.levels)
+        """Feature work grows with the weights of every level computed or refreshed."""
+        return self.weights * self.units
 
 
 @dataclass(frozen=True)
@@ -119,13 +129,19 @@ def make_plan(runs_dir: Path, store: Path) -> Plan:
         )
         sources.setdefault(seed_group(configs[rid]), []).append(source)
 
+    new_levels = {rid: tuple(lv for lv in levels if (rid, lv) not in stored_levels)
+                  for rid, levels in complete.items()}
     tasks = []
-    for rid, levels in complete.items():
-        new = tuple(lv for lv in levels if (rid, lv) not in stored_levels)
-        if not new:
-            continue
-        cfg = configs[rid]
-        siblings = tuple(s for s in sources[seed_group(cfg)] if s.run_id != rid)
-        tasks.append(RunTask(rid, runs_dir / rid, cfg, new, rid not in stored_runs,
-                             weights[rid], siblings))
+    for group in sources.values():
+        grown = {lv for s in group for lv in new_levels.get(s.run_id, ())}
+        for source in group:
+            rid, cfg = source.run_id, configs[source.run_id]
+            new = new_levels.get(rid, ())
+            refresh = tuple(sorted(grown & source.store_levels))
+            if not new and not refresh:
+                continue
+            siblings = tuple(s for s in group if s.run_id != rid)
+            size = weights.get(rid) or prunable_weights(cfg.model.name, cfg.data.name)
+            tasks.append(RunTask(rid, source, cfg, new, rid not in stored_runs, size,
+                                 siblings, refresh))
     return Plan(found, tasks, skipped)

@@ -18,6 +18,7 @@ from pipeline.store import Added, StoreError, write_store
 from .balance import partition
 from .plan import make_plan
 from .run import RunResult, reduce_run
+from .stability import ACROSS_SEED_FEATURES
 from .transport import Comm, world
 
 
@@ -101,7 +102,7 @@ def _reduce(runs_dir: Path, store: Path, comm: Comm) -> Summary | None:
         comm.gather([reduce_run(task, store, comm.notify) for task in share])
         return None
 
-    results = _reduce_with_progress(share, store, comm, sum(len(t.levels) for t in plan.tasks))
+    results = _reduce_with_progress(share, store, comm, sum(t.units for t in plan.tasks))
     results.sort(key=lambda r: r.run_id)
     good = [r for r in results if r.error is None]
     added = write_store(
@@ -111,6 +112,7 @@ def _reduce(runs_dir: Path, store: Path, comm: Comm) -> Summary | None:
         [c for r in good for c in r.curves],
         [p for r in good for p in r.payloads],
         provenance(),
+        replace=ACROSS_SEED_FEATURES,
     )
     return Summary(
         store=store, added=added, runs=len(good),

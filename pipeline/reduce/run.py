@@ -90,11 +90,19 @@ def curve_points(run_id: str, level: int, metrics: dict) -> list[CurvePoint]:
 
 
 def _reduce(task: RunTask, store: Path, done: Callable[[int], None]) -> RunResult:
-    paths = RunPaths(task.dir)
     nodes = graph(task.cfg.model.name, task.cfg.data.name)
     names = [node.name for node in nodes]
-    w_init = _arrays(paths.rewind, names)
     result = RunResult(task.run_id, run_record(task) if task.new_run else None)
+    for level in task.refresh:
+        masks = _sibling_masks(task.source, level, store, names)
+        others = [_sibling_masks(s, level, store, names) for s in task.siblings]
+        rows = across_seed_rows(masks, [m for m in others if m is not None])
+        result.payloads.append(LevelPayload(task.run_id, level, {}, rows))
+        done(1)
+    if not task.levels:
+        return result
+    paths = RunPaths(task.source.dir)
+    w_init = _arrays(paths.rewind, names)
     previous: tuple[int, Masks] | None = None
     for level in task.levels:
         level_paths = paths.level(level)
@@ -132,5 +140,5 @@ def reduce_run(task: RunTask, store: Path, done: Callable[[int], None]) -> RunRe
     try:
         return _reduce(task, store, count)
     except Exception:
-        done(len(task.levels) - finished)
+        done(task.units - finished)
         return RunResult(task.run_id, error=traceback.format_exc(limit=-3))

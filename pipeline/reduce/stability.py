@@ -26,6 +26,8 @@ ACROSS_SEEDS = {
     "mask_iou_chance": "mask_iou_across_seeds_chance",
 }
 SEED_COUNT = "mask_iou_across_seeds_count"  # how many other seeds the means are over
+# Group statistics: recomputed, and replaced in the store, whenever a seed joins the group.
+ACROSS_SEED_FEATURES = frozenset([*ACROSS_SEEDS.values(), SEED_COUNT])
 
 
 def previous_level_rows(previous: Masks, current: Masks) -> list[Row]:
@@ -36,8 +38,8 @@ def previous_level_rows(previous: Masks, current: Masks) -> list[Row]:
 def across_seed_rows(current: Masks, others: list[Masks]) -> list[Row]:
     """Mean IoU (and mean chance IoU) of this mask with each other seed's mask at its level.
 
-    No rows without other seeds. The means are over the seeds available when the level was
-    reduced: a seed added later is not folded into rows already stored.
+    No rows without other seeds. When a later reduce adds a seed's level, the reducer
+    recomputes these rows for every stored sibling at that level (`RunTask.refresh`).
     """
     if not others:
         return []

@@ -11,7 +11,7 @@ deleting temp files left by earlier writers, so a concurrent writer fails on its
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import astuple, dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -63,6 +63,7 @@ class Added:
     masks: int
     feature_rows: int
     feature_cells: int
+    replaced_cells: int = 0  # stored values of `replace` columns that changed
 
 
 def store_keys(path: str | os.PathLike) -> tuple[set[str], set[tuple[str, int]]]:
@@ -82,10 +83,12 @@ def write_store(
     curves: Iterable[CurvePoint],
     payloads: Iterable[LevelPayload],
     provenance: Mapping[str, str],
+    replace: Collection[str] = (),
 ) -> Added:
     """Add what is not yet in the store at `path` (created if absent) and return the counts.
 
     `provenance` may hold `package_version` and `git_revision` (missing ones are "unknown").
+    Features named in `replace` are group statistics: a new value overwrites a stored one.
     Every level, curve point and payload must belong to a run / (run, level) that is either
     already stored or given in the same call. Nothing is written if any input is invalid.
     """
@@ -102,7 +105,7 @@ def write_store(
     exists = path.exists()
     old, created, present = _read_existing(path, payloads) if exists else (_empty(), None, set())
     merged = {t: _merge_rows(old[t], new[t], t.key) for t in (RUNS, LEVELS, CURVES)}
-    merged[FEATURES] = _merge_features(old[FEATURES], new[FEATURES])
+    merged[FEATURES] = _merge_features(old[FEATURES], new[FEATURES], replace)
     masks = _new_masks(payloads, present)
     mask_keys = pd.DataFrame(list(masks), columns=["run_id", "level", "layer"])
     _check_parents(new[LEVELS], merged[RUNS], RUNS.key, "level")
@@ -146,6 +149,10 @@ def _count(
     def cells(features: pd.DataFrame) -> int:
         return int(features.iloc[:, len(FEATURES.key):].notna().to_numpy().sum())
 
+    key = list(FEATURES.key)
+    before = old[FEATURES].set_index(key)
+    after = merged[FEATURES].set_index(key).reindex(index=before.index, columns=before.columns)
+    replaced = int((before.notna() & (after != before)).to_numpy().sum())
     rows = {t: len(merged[t]) - len(old[t]) for t in TABLES}
     return Added(
         runs=rows[RUNS],
@@ -154,6 +161,7 @@ def _count(
         masks=masks,
         feature_rows=rows[FEATURES],
         feature_cells=cells(merged[FEATURES]) - cells(old[FEATURES]),
+        replaced_cells=replaced,
     )
 
 
@@ -246,14 +254,21 @@ def _check_parents(
             raise ValueError(f"{what} for {row} has no stored or new parent row {key}")
 
 
-def _merge_features(old: pd.DataFrame, new: pd.DataFrame) -> pd.DataFrame:
-    """Union of rows and feature columns; new values fill only cells that are still NaN.
+def _merge_features(old: pd.DataFrame, new: pd.DataFrame,
+                    replace: Collection[str] = ()) -> pd.DataFrame:
+    """Union of rows and feature columns; new values fill only cells that are still NaN,
+    except in the `replace` columns, where a new non-NaN value wins.
 
     `first()` takes each column's first non-NaN value per key, and old rows come first.
     """
+    key = list(FEATURES.key)
     both = pd.concat([old, new], ignore_index=True)
-    merged = both.groupby(list(FEATURES.key), sort=False).first().reset_index()
-    return merged.astype({c: FEATURE_DTYPE for c in merged.columns[len(FEATURES.key):]})
+    merged = both.groupby(key, sort=False).first()
+    columns = [c for c in replace if c in new.columns]
+    if columns:
+        merged.update(new.groupby(key, sort=False)[columns].first())
+    merged = merged.reset_index()
+    return merged.astype({c: FEATURE_DTYPE for c in merged.columns[len(key):]})
 
 
 def _checked_payloads(payloads: Iterable[LevelPayload]) -> list[LevelPayload]:
