@@ -6,23 +6,50 @@ directories, so a sweep shows its table as soon as it finishes, before any reduc
 
 from __future__ import annotations
 
+import dataclasses
+
 import pandas as pd
 from rich.console import Console
 from rich.table import Table
 
+from pipeline.config import Config
+from pipeline.identity import scientific_dict
 from pipeline.labels import method_label
 from pipeline.launch.manifest import Manifest
 from pipeline.lottery import level_metrics
 from pipeline.report.tables import accuracy_table, deepest_common_level
 
+# Settings a column already names, or that runs are averaged over.
+NAMED = {"seed", "model.name", "data.name", "prune.method", "prune.control"}
+
+
+def _flat(tree: dict, prefix: str = "") -> dict[str, object]:
+    out = {}
+    for key, value in tree.items():
+        name = f"{prefix}{key}"
+        out.update(_flat(value, f"{name}.") if isinstance(value, dict) else {name: value})
+    return out
+
+
+def variants(configs: dict[str, Config]) -> dict[str, str]:
+    """Per run, the scientific settings that differ across the sweep besides those the
+    column names already (e.g. `train.lr=0.01`), so that such runs are not averaged."""
+    keys = sorted(set().union(*(_flat(scientific_dict(c)) for c in configs.values())) - NAMED)
+    flat = {rid: _flat(dataclasses.asdict(cfg)) for rid, cfg in configs.items()}
+    varying = [k for k in keys if len({repr(f[k]) for f in flat.values()}) > 1]
+    return {rid: " ".join(f"{k}={f[k]}" for k in varying) for rid, f in flat.items()}
+
 
 def level_rows(manifest: Manifest) -> pd.DataFrame:
     """One row per finished (run, level), with the columns of `report.tables.level_rows`."""
+    configs = {run_id: manifest.config(run_id) for run_id in manifest.runs}
+    variant = variants(configs)
     rows = []
-    for run_id in manifest.runs:
-        cfg = manifest.config(run_id)
+    for run_id, cfg in configs.items():
+        label = " ".join(filter(None, [method_label(cfg.prune.method, cfg.prune.control),
+                                       variant[run_id]]))
         base = {"run_id": run_id, "experiment": f"{cfg.model.name}/{cfg.data.name}",
-                "label": method_label(cfg.prune.method, cfg.prune.control), "seed": cfg.seed}
+                "label": label, "seed": cfg.seed}
         rows += [{**base, "level": m["level"], "density": m["density"],
                   "test_accuracy": m["test_accuracy"]}
                  for m in level_metrics(manifest.layout.run(run_id))]

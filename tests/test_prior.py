@@ -91,8 +91,9 @@ def test_study_end_to_end_learns_a_prior_and_writes_the_report(tmp_path):
     levels = pd.read_csv(results / "levels.csv")
     imp = levels[levels.label == "imp"].set_index("target")
     assert imp.level.to_dict() == {1.0: 0, 0.5: 3, 0.2: 7}
-    for target in (0.5, 0.2):
-        assert set(levels[levels.target == target].density) == {imp.density[target]}
+    for target in (0.5, 0.2):  # IMP rounds its count per level, the others once: +-1 weight
+        assert levels[levels.target == target].density.to_numpy() == pytest.approx(
+            imp.density[target], abs=2 / 15_000)
     assert "0.2 at level 7 (hidden density 0.2097)" in text
     # running it again trains nothing and rewrites the same report
     assert main(["study", "train.duration=2ep", "--densities", "0.5", "0.2", "--seeds", "1",
@@ -102,6 +103,8 @@ def test_study_end_to_end_learns_a_prior_and_writes_the_report(tmp_path):
 
 @pytest.mark.parametrize("args, key", [
     (["--densities", "0.5", "0.49"], "--densities"),  # both nearest to IMP level 3
+    (["--densities", "0.5", "0"], "--densities"),
+    (["--densities", "1.0", "0.5"], "--densities"),
     (["--imp-fraction", "1.5"], "--imp-fraction"),
 ])
 def test_study_targets_off_the_imp_ladder_fail_before_anything_runs(tmp_path, capsys, args, key):

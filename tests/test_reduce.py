@@ -311,6 +311,12 @@ def test_failures_are_reported_not_hung(sweep_out: Path, tmp_path: Path) -> None
     log = reduce(out / "runs", store, code=1)
     assert "added 5 runs" in log and f"failed {broken} (not stored)" in log
     assert broken not in set(runs_frame(store)["run_id"])
+    # its seed sibling has no across-seed rows (they would count a seed the store lacks);
+    # the other groups have theirs
+    control = {rid: load_yaml(p.config)["prune"]["control"] for rid, p in run_dirs(out).items()}
+    count = network(store, "mask_iou_across_seeds_count")
+    for (rid, _level), value in count.items():
+        assert np.isnan(value) if control[rid] == control[broken] else value == 1.0
 
     missing = subprocess.run(reduce_cmd(tmp_path / "nowhere", store, 2), cwd=REPO, env=ENV,
                              text=True, capture_output=True, timeout=60)

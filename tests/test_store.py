@@ -376,3 +376,16 @@ def test_replace_columns_take_new_values_and_count_what_changed(store: Path):
     again = write_store(store, [], [], [], [LevelPayload("r0", 0, {}, rows)], PROV,
                         replace=["effective_density"])
     assert again == Added(0, 0, 0, 0, 0, 0, 0)  # same value: nothing changed, nothing written
+
+
+def test_a_replacing_write_clears_the_old_values_it_does_not_bring(store: Path):
+    """A (run, level) whose group statistics are rewritten loses every old one of them."""
+    def write(rows):
+        write_store(store, [], [], [], [LevelPayload("r0", 1, {}, rows)], PROV,
+                    replace=["effective_density"])
+
+    write([("*", "effective_density", 0.5), ("fc1.weight", "effective_density", 0.25)])
+    write([("*", "effective_density", 0.375)])
+    feats = features_frame(store).set_index(["run_id", "level", "layer"])["effective_density"]
+    assert feats[("r0", 1, "*")] == 0.375 and np.isnan(feats[("r0", 1, "fc1.weight")])
+    assert feats[("r0", 0, "*")] == 0.9  # another level: untouched

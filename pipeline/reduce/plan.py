@@ -116,6 +116,7 @@ def make_plan(runs_dir: Path, store: Path) -> Plan:
                 continue
             try:
                 configs[rid] = config_from(yaml.safe_load(text))
+                weights[rid] = prunable_weights(configs[rid].model.name, configs[rid].data.name)
             except Exception as err:  # an older schema's config: not usable as a sibling
                 skipped[rid] = f"stored config_yaml: {err}"
 
@@ -141,7 +142,6 @@ def make_plan(runs_dir: Path, store: Path) -> Plan:
             if not new and not refresh:
                 continue
             siblings = tuple(s for s in group if s.run_id != rid)
-            size = weights.get(rid) or prunable_weights(cfg.model.name, cfg.data.name)
-            tasks.append(RunTask(rid, source, cfg, new, rid not in stored_runs, size,
+            tasks.append(RunTask(rid, source, cfg, new, rid not in stored_runs, weights[rid],
                                  siblings, refresh))
     return Plan(found, tasks, skipped)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import subprocess
 import sys
 import time
@@ -16,7 +17,7 @@ import pipeline
 from pipeline.store import Added, StoreError, write_store
 
 from .balance import partition
-from .plan import make_plan
+from .plan import RunTask, make_plan, seed_group
 from .run import RunResult, reduce_run
 from .stability import ACROSS_SEED_FEATURES
 from .transport import Comm, world
@@ -104,7 +105,7 @@ def _reduce(runs_dir: Path, store: Path, comm: Comm) -> Summary | None:
 
     results = _reduce_with_progress(share, store, comm, sum(t.units for t in plan.tasks))
     results.sort(key=lambda r: r.run_id)
-    good = [r for r in results if r.error is None]
+    good = _without_broken_group_rows(results, plan.tasks)
     added = write_store(
         store,
         [r.run for r in good if r.run is not None],
@@ -119,6 +120,24 @@ def _reduce(runs_dir: Path, store: Path, comm: Comm) -> Summary | None:
         failed={r.run_id: r.error for r in results if r.error is not None},
         skipped=plan.skipped, seconds=time.perf_counter() - start, transport=comm.path,
     )
+
+
+def _without_broken_group_rows(results: list[RunResult], tasks: list[RunTask]) -> list[RunResult]:
+    """The runs reduced without error. In a seed group where a run failed, their across-seed
+    rows would count a seed the store does not hold: those wait for a later reduce (the failed
+    run's levels, once stored, refresh them)."""
+    group = {t.run_id: seed_group(t.cfg) for t in tasks}
+    broken = {group[r.run_id] for r in results if r.error is not None}
+    good = []
+    for result in (r for r in results if r.error is None):
+        if group[result.run_id] in broken:
+            payloads = [dataclasses.replace(p, feature_rows=[
+                row for row in p.feature_rows if row[1] not in ACROSS_SEED_FEATURES])
+                for p in result.payloads]
+            result = dataclasses.replace(
+                result, payloads=[p for p in payloads if p.masks or p.feature_rows])
+        good.append(result)
+    return good
 
 
 def _reduce_with_progress(share: list, store: Path, comm: Comm, total: int) -> list[RunResult]:

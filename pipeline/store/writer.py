@@ -4,8 +4,10 @@ Every write builds a complete new file next to the old one (old tables merged wi
 old masks copied chunk-for-chunk with H5Ocopy), fsyncs it and os.replace()s it over the old path,
 so a crash or kill at any point leaves the previous store intact. Rows already present win: a run,
 (run, level), curve point or mask already stored is never rewritten, and feature values only fill
-cells that are still NaN. One writer at a time (the reducer's root rank): a write starts by
-deleting temp files left by earlier writers, so a concurrent writer fails on its rename.
+cells that are still NaN, except the `replace` columns (group statistics such as across-seed
+means), which a write that brings them for a (run, level) replaces as a whole. One writer at
+a time (the reducer's root rank): a write starts by deleting temp files left by earlier
+writers, so a concurrent writer fails on its rename.
 """
 
 from __future__ import annotations
@@ -265,8 +267,11 @@ def _merge_features(old: pd.DataFrame, new: pd.DataFrame,
     both = pd.concat([old, new], ignore_index=True)
     merged = both.groupby(key, sort=False).first()
     columns = [c for c in replace if c in new.columns]
-    if columns:
-        merged.update(new.groupby(key, sort=False)[columns].first())
+    if columns:  # clear every layer's old values of each (run, level) that brings new ones
+        fresh = new.dropna(how="all", subset=columns)
+        touched = pd.MultiIndex.from_frame(fresh[["run_id", "level"]]).unique()
+        merged.loc[merged.index.droplevel("layer").isin(touched), columns] = np.nan
+        merged.update(fresh.groupby(key, sort=False)[columns].first())
     merged = merged.reset_index()
     return merged.astype({c: FEATURE_DTYPE for c in merged.columns[len(key):]})
 

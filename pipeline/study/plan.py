@@ -2,8 +2,8 @@
 
 IMP prunes `imp_fraction` of the remaining weights per level (20%, as Frankle & Carbin
 2019), and each target density is read at the IMP level nearest to it in log scale.
-Every other method trains at exactly those levels' hidden and output-layer densities,
-so all methods are compared at equal weight counts.
+Every other method trains at those levels' hidden and output-layer densities, so all
+methods are compared at equal weight counts (to within one weight of rounding per layer).
 
 Phase 1 trains IMP tickets with the fresh-init and shuffled controls, the
 pruning-at-initialization baselines (SNIP, GraSP and SynFlow, each also shuffled
@@ -66,6 +66,10 @@ class StudyPlan:
         """The IMP level read for each target: nearest in log density."""
         if not 0 < self.imp_fraction < 1:
             raise ConfigError("--imp-fraction", f"{self.imp_fraction} is outside (0, 1)")
+        outside = [t for t in self.densities if not 0 < t < 1]
+        if outside:
+            raise ConfigError("--densities", f"{outside[0]} is outside (0, 1): targets are "
+                              "sparse densities (the dense network is always trained)")
         step = math.log(1 - self.imp_fraction)
         levels = tuple(max(1, round(math.log(t) / step)) for t in self.densities)
         if any(b <= a for a, b in zip(levels, levels[1:])):

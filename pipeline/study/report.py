@@ -144,7 +144,8 @@ def write_study_report(plan: StudyPlan, runs: dict[str, Run], folder: Path) -> P
         "at the nearest IMP level: " + ", ".join(
             f"{t:g} at level {lv} (hidden density {r.density:.4f})"
             for t, lv, r in zip(plan.densities, plan.imp_levels, plan.rungs))
-        + ". Every other method trains at exactly those hidden and output-layer densities.",
+        + ". Every other method trains at those hidden and output-layer densities (to within "
+        "one weight of rounding per layer).",
         "",
         "## Accuracy against density", "", *_accuracy_md(table, targets), "",
         "![accuracy](accuracy_vs_density.png)", "",
