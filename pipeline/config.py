@@ -58,7 +58,8 @@ class PruneConfig:
     levels: int | None = None  # bookkeeping: how far down the ladder to go (not hashed)
     prior_store: str | None = None  # the feature store the `prior` method learns tickets from
     prior_components: list[str] = field(
-        default_factory=lambda: ["profile", "degrees", "locality", "magnitude", "sign"]
+        default_factory=lambda: ["profile", "degrees", "locality", "magnitude", "sign",
+                                 "connect"]
     )  # what `prior` copies from the tickets; drop one to ablate it (see docs/PRIOR.md)
 
 

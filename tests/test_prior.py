@@ -112,3 +112,10 @@ def test_study_targets_off_the_imp_ladder_fail_before_anything_runs(tmp_path, ca
     assert main(["study", "--name", "t", "--out", str(out), *args]) == 2
     assert capsys.readouterr().err.startswith(f"config error {key}:")
     assert not out.exists()
+
+
+def test_prior_uses_every_component_by_default():
+    from pipeline.config import PruneConfig
+    from pipeline.prior import COMPONENTS
+
+    assert tuple(PruneConfig().prior_components) == COMPONENTS

@@ -25,7 +25,7 @@ import numpy as np
 
 from pipeline.store import features_frame, levels_frame, read_masks, runs_frame
 
-COMPONENTS = ("profile", "degrees", "locality", "magnitude", "sign")
+COMPONENTS = ("profile", "degrees", "locality", "magnitude", "sign", "connect")
 DECILE_COLUMNS = [f"keep_rel_abs_init_d{k}" for k in range(10)]
 
 

@@ -4,7 +4,11 @@ from __future__ import annotations
 
 from functools import lru_cache
 
+import numpy as np
+import torch
+
 from pipeline.models.graph import INPUT, layer_graph
+from pipeline.prior.connect import reconnect
 from pipeline.prior.learn import PriorError, learn_prior
 from pipeline.prior.sample import gumbel_top_k, layer_counts, layer_scores
 from pipeline.prune.masks import Masks
@@ -36,11 +40,17 @@ def prior_mask(ctx: PruneContext) -> Masks:
     counts = layer_counts(prior, sizes, total, "profile" in components, fallback)
     graph = _graph(ctx.model, tuple(ctx.data.input_shape), ctx.data.num_classes)
     init = ctx.rewind_state()
-    masks = {}
+
+    def draw(scores: np.ndarray, count: int) -> np.ndarray:
+        return gumbel_top_k(scores, count, ctx.generator).numpy()
+
+    scores, masks = {}, {}
     for name in ctx.names:
         node = graph[name]
-        scores = layer_scores(prior.layers[name], tuple(ctx.shapes[name]),
-                              init[name].cpu().numpy(), components,
-                              INPUT in node.inputs, node.input_shape, ctx.generator)
-        masks[name] = gumbel_top_k(scores, counts[name], ctx.generator)
-    return masks
+        scores[name] = layer_scores(prior.layers[name], tuple(ctx.shapes[name]),
+                                    init[name].cpu().numpy(), components,
+                                    INPUT in node.inputs, node.input_shape, ctx.generator)
+        masks[name] = draw(scores[name], counts[name])
+    if "connect" in components:
+        masks = reconnect(masks, [graph[n] for n in ctx.names], scores, draw)
+    return {name: torch.from_numpy(mask) for name, mask in masks.items()}
