@@ -9,6 +9,7 @@ from pathlib import Path
 from rich.console import Console
 
 from pipeline.launch.local import LaunchError
+from pipeline.launch.manifest import ManifestError
 from pipeline.validate import ConfigError
 
 console = Console(stderr=True)
@@ -146,7 +147,7 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as error:
         console.print(f"[red]config error[/red] {error}", highlight=False, soft_wrap=True)
         return 2
-    except FileNotFoundError as error:
+    except (FileNotFoundError, ManifestError) as error:
         console.print(f"[red]error[/red] {error}", highlight=False, soft_wrap=True)
         return 2
     except LaunchError as error:

@@ -123,6 +123,13 @@ class Config:
 
 DEFAULT_LEVELS = 10
 
+# Options read by one pruning method only: they are left out of other methods' run ids,
+# so a new option (or a new default) of one method never renames the runs of the others.
+METHOD_OPTIONS = {
+    ("prune", "prior_store"): "prior",
+    ("prune", "prior_components"): "prior",
+}
+
 # Fields that describe how a run is executed, not what it computes.
 BOOKKEEPING = {
     ("data", "root"),

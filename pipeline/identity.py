@@ -1,7 +1,8 @@
 """Run identity: a short hash of the scientific config with default values omitted.
 
 Omitting defaults means a new option with a no-op default leaves every old id
-unchanged; bookkeeping fields (pipeline.config.BOOKKEEPING) never enter the hash.
+unchanged; bookkeeping fields (pipeline.config.BOOKKEEPING) never enter the hash,
+and neither do another method's options (pipeline.config.METHOD_OPTIONS).
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import hashlib
 import json
 from typing import Any
 
-from pipeline.config import BOOKKEEPING, Config
+from pipeline.config import BOOKKEEPING, METHOD_OPTIONS, Config
 from pipeline.steps import canonical_step
 
 ID_LENGTH = 12
@@ -22,8 +23,9 @@ STEP_FIELDS = {("train", "duration"), ("train", "warmup"), ("train", "eval_every
                ("train", "milestones"), ("prune", "rewind")}
 
 
-def _non_default(value: Any, default: Any, path: tuple[str, ...]) -> dict[str, Any] | None:
-    if any(path[: len(skip)] == skip for skip in BOOKKEEPING):
+def _non_default(value: Any, default: Any, path: tuple[str, ...],
+                 ignored: frozenset[tuple[str, ...]]) -> dict[str, Any] | None:
+    if path in ignored or any(path[: len(skip)] == skip for skip in BOOKKEEPING):
         return None
     if path in STEP_FIELDS:
         value = ([canonical_step(v) for v in value] if isinstance(value, list)
@@ -31,7 +33,8 @@ def _non_default(value: Any, default: Any, path: tuple[str, ...]) -> dict[str, A
     if dataclasses.is_dataclass(value):
         out = {}
         for f in dataclasses.fields(value):
-            sub = _non_default(getattr(value, f.name), getattr(default, f.name), (*path, f.name))
+            sub = _non_default(getattr(value, f.name), getattr(default, f.name),
+                               (*path, f.name), ignored)
             if sub is not None:
                 out[f.name] = sub
         return out or None
@@ -42,7 +45,8 @@ def _non_default(value: Any, default: Any, path: tuple[str, ...]) -> dict[str, A
 
 def scientific_dict(cfg: Config) -> dict[str, Any]:
     """The fields that define what a run computes, minus those equal to their defaults."""
-    return _non_default(cfg, Config(), ()) or {}
+    ignored = frozenset(p for p, method in METHOD_OPTIONS.items() if cfg.prune.method != method)
+    return _non_default(cfg, Config(), (), ignored) or {}
 
 
 def run_id(cfg: Config) -> str:

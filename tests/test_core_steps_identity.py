@@ -60,3 +60,33 @@ def test_step_spellings_hash_the_same():
         assert run_id(same) == run_id(base)
     assert run_id(dataclasses.replace(base, train=TrainConfig(milestones=["80ep0it"]))) == \
         run_id(dataclasses.replace(base, train=TrainConfig(milestones=["80ep"])))
+
+
+def test_a_method_option_enters_only_its_own_methods_ids():
+    imp = Config(prune=PruneConfig(method="imp"))
+    prior = Config(prune=PruneConfig(method="prior", prior_store="s.h5"))
+
+    def with_components(cfg, components):
+        return dataclasses.replace(cfg, prune=dataclasses.replace(
+            cfg.prune, prior_components=components))
+
+    assert run_id(with_components(imp, ["profile"])) == run_id(imp)
+    assert run_id(with_components(prior, ["profile"])) != run_id(prior)
+    assert "prior_store" in scientific_dict(prior)["prune"]
+
+
+def test_a_manifest_whose_ids_no_longer_match_its_configs_is_refused(tmp_path, capsys):
+    from pipeline.cli import main
+    from pipeline.io import load_json, save_json
+
+    assert main(["sweep", "sweep=none", "prune.levels=1", f"out={tmp_path}", "sweep.name=s",
+                 "--dry-run"]) == 0
+    path = tmp_path / "sweeps" / "s" / "manifest.json"
+    raw = load_json(path)
+    (key, config), = raw["runs"].items()
+    config["train"]["lr"] = 0.5  # as if this version hashed the stored config differently
+    save_json(path, raw)
+    capsys.readouterr()
+    assert main(["status", str(path.parent)]) == 2
+    err = capsys.readouterr().err
+    assert f"run {key} of its manifest hashes to" in err and "identity changed" in err

@@ -14,9 +14,14 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from pipeline.config import Config, config_from_dict
+from pipeline.identity import run_id
 from pipeline.io import load_json, save_json
 from pipeline.lottery import Run, link_runs
 from pipeline.paths import Layout, SweepPaths
+
+
+class ManifestError(ValueError):
+    """A manifest that this version of lth cannot run as written."""
 
 
 @dataclass
@@ -46,7 +51,20 @@ class Manifest:
         if not paths.manifest.is_file():
             raise FileNotFoundError(f"{paths.dir} holds no manifest.json: not a sweep directory")
         raw = load_json(paths.manifest)
-        return cls(raw["name"], raw["root"], raw["runs"], raw["cohorts"], raw["created"])
+        manifest = cls(raw["name"], raw["root"], raw["runs"], raw["cohorts"], raw["created"])
+        manifest.check_identity()
+        return manifest
+
+    def check_identity(self) -> None:
+        """Each run id must still be its config's hash: a version of lth that hashes the
+        stored configs differently would train them under other directories."""
+        for key in self.runs:
+            now = run_id(self.config(key))
+            if now != key:
+                raise ManifestError(
+                    f"sweep {self.name}: run {key} of its manifest hashes to {now} with this "
+                    "version of lth (its run identity changed since the sweep was written); "
+                    "finish the sweep with the version that wrote it, or start it again")
 
 
 def cohort_key(cfg: Config) -> str:
