@@ -61,6 +61,9 @@ class PruneConfig:
         default_factory=lambda: ["profile", "degrees", "locality", "magnitude", "sign",
                                  "connect"]
     )  # what `prior` copies from the tickets; drop one to ablate it (see docs/PRIOR.md)
+    transfer_store: str | None = None  # the feature store whose ticket `transfer` trains
+    transfer_dataset: str | None = None  # the ticket's training data (default: the run's)
+    transfer_seed: int | None = None  # the ticket's seed (default: the run's)
 
 
 @dataclass
@@ -128,6 +131,9 @@ DEFAULT_LEVELS = 10
 METHOD_OPTIONS = {
     ("prune", "prior_store"): "prior",
     ("prune", "prior_components"): "prior",
+    ("prune", "transfer_store"): "transfer",
+    ("prune", "transfer_dataset"): "transfer",
+    ("prune", "transfer_seed"): "transfer",
 }
 
 # Fields that describe how a run is executed, not what it computes.

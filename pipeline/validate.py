@@ -138,6 +138,26 @@ def _check_ladder(key: str, values: list[float]) -> None:
         previous = value
 
 
+def _check_transfer(cfg: Config) -> None:
+    from pathlib import Path
+
+    from pipeline.prior.learn import PriorError
+    from pipeline.prior.transfer import ticket_run
+
+    prune = cfg.prune
+    if not prune.transfer_store or not Path(prune.transfer_store).is_file():
+        raise ConfigError("prune.transfer_store", f"{prune.transfer_store!r} is not a feature "
+                          "store file; `transfer` reads a ticket's masks from one")
+    if prune.transfer_dataset is not None:
+        _choice("prune.transfer_dataset", prune.transfer_dataset, DATASETS)
+    seed = cfg.seed if prune.transfer_seed is None else prune.transfer_seed
+    try:
+        ticket_run(prune.transfer_store, cfg.model.name, prune.transfer_dataset or cfg.data.name,
+                   seed)
+    except PriorError as error:
+        raise ConfigError("prune.transfer_store", str(error)) from None
+
+
 def _check_prune(cfg: Config, ipe: int) -> None:
     prune = cfg.prune
     _choice("prune.method", prune.method, METHODS)
@@ -167,6 +187,8 @@ def _check_prune(cfg: Config, ipe: int) -> None:
                           f"is not before the end of training ({cfg.train.duration} = {total})")
     if prune.method == "prior":
         _check_prior(prune)
+    if prune.method == "transfer":
+        _check_transfer(cfg)
     if prune.scope != "global" and prune.method not in MAGNITUDE_METHODS:
         raise ConfigError("prune.scope", f"{prune.method} does not rank by magnitude; "
                           "scope applies to imp and oneshot only")

@@ -1,6 +1,7 @@
-"""`prior`: sparse masks built before training from what a feature store's tickets share."""
+"""Masks from a feature store: `prior` (built before training from what the store's
+tickets share) and `transfer` (one stored ticket's mask)."""
 
-from pipeline.prior import method  # noqa: F401  (registers the pruning method)
+from pipeline.prior import method, transfer  # noqa: F401  (register the pruning methods)
 from pipeline.prior.learn import COMPONENTS, LayerPrior, TicketPrior, learn_prior
 
 __all__ = ["COMPONENTS", "LayerPrior", "TicketPrior", "learn_prior"]

@@ -1,0 +1,76 @@
+"""The `transfer` pruning method: another run's IMP ticket mask, read from a feature store.
+
+For each level the run takes the stored mask of one IMP ticket (method imp, no control) of
+the same architecture: the ticket trained on `prune.transfer_dataset` (default: the run's
+own dataset) with seed `prune.transfer_seed` (default: the run's own seed), at its level
+whose overall density is nearest the rung's in log scale. The run trains it from its own
+initialization. With the ticket's own dataset and seed this reproduces the ticket; with
+another seed it is the fresh-initialization control of a store's ticket; with other data
+it asks whether a ticket transfers (Morcos et al. 2019), e.g. from MNIST-1D to its
+spatially shuffled variant.
+"""
+
+from __future__ import annotations
+
+import math
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from pipeline.prior.learn import PriorError
+from pipeline.prune.masks import Masks
+from pipeline.prune.methods import PruneContext, method
+from pipeline.store import levels_frame, read_masks, runs_frame
+
+
+@lru_cache(maxsize=8)
+def _tickets(store: str, stamp: float) -> dict[tuple[str, str, int], list[str]]:
+    runs = runs_frame(store)
+    runs = runs[(runs.method == "imp") & (runs.control == "none")]
+    found: dict[tuple[str, str, int], list[str]] = {}
+    for rid, model, dataset, seed in zip(runs.run_id, runs.model, runs.dataset, runs.seed):
+        found.setdefault((model, dataset, int(seed)), []).append(rid)
+    return found
+
+
+def ticket_run(store: str | Path, model: str, dataset: str, seed: int) -> str:
+    """The run id of the one stored IMP ticket of `model` on `dataset` with `seed`."""
+    path = Path(store).resolve()
+    match = _tickets(str(path), path.stat().st_mtime).get((model, dataset, seed), [])
+    if len(match) != 1:
+        raise PriorError(f"{store} holds {len(match)} IMP tickets of {model} on {dataset} with "
+                         f"seed {seed}; `transfer` needs exactly one")
+    return match[0]
+
+
+def ticket_level(store: Path, model: str, dataset: str, seed: int,
+                 density: float) -> tuple[str, int]:
+    """(run id, level) of the stored IMP ticket's level nearest `density`."""
+    run_id = ticket_run(store, model, dataset, seed)
+    levels = levels_frame(store)
+    levels = levels[(levels.run_id == run_id) & (levels.level > 0)]
+    if levels.empty:
+        raise PriorError(f"ticket {run_id} in {store} has no pruned level yet")
+    gap = (np.log(levels.density) - math.log(density)).abs()
+    return run_id, int(levels.level.iloc[int(np.argmin(gap.to_numpy()))])
+
+
+@method("transfer", uses_dense=False)
+def transfer_mask(ctx: PruneContext) -> Masks:
+    prune = ctx.config
+    sizes = {n: ctx.shapes[n].numel() for n in ctx.names}
+    hidden = sum(sizes[n] for n in ctx.names if n != ctx.output)
+    density = (ctx.rung.density * hidden + ctx.rung.output_density * sizes[ctx.output]) / sum(
+        sizes.values())
+    seed = ctx.seed if prune.transfer_seed is None else prune.transfer_seed
+    store = Path(prune.transfer_store)
+    run_id, level = ticket_level(store, ctx.model, prune.transfer_dataset or ctx.dataset,
+                                 seed, density)
+    masks = read_masks(store, run_id, level)
+    for name in ctx.names:
+        if name not in masks or masks[name].shape != tuple(ctx.shapes[name]):
+            raise PriorError(f"ticket {run_id}'s mask does not fit {name} "
+                             f"{tuple(ctx.shapes[name])}")
+    return {name: torch.from_numpy(masks[name].astype(bool)) for name in ctx.names}

@@ -1,0 +1,53 @@
+"""`transfer`: a stored ticket's mask, trained from the run's own initialization."""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from pipeline.cli import main
+from pipeline.io import load_json, load_tensors
+from pipeline.reduce.reducer import reduce
+from pipeline.store import read_masks, runs_frame
+
+TINY = ["sweep=none", "train.duration=2ep", "prune.levels=2", "launcher.threads=1"]
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("tickets")
+    assert main(["sweep", *TINY, "seed=0,1", f"out={out}", "sweep.name=t"]) == 0
+    reduce(out / "runs", out / "store.h5")
+    return out / "store.h5"
+
+
+def _runs(out: Path, name: str) -> dict:
+    manifest = load_json(out / "sweeps" / name / "manifest.json")
+    return {cfg["seed"]: out / "runs" / rid for rid, cfg in manifest["runs"].items()}
+
+
+def test_transferring_a_ticket_to_its_own_seed_and_data_reproduces_it(store, tmp_path):
+    tickets = runs_frame(store).set_index("seed").run_id
+    args = [*TINY, "prune.method=transfer", f"prune.transfer_store={store}", f"out={tmp_path}"]
+    assert main(["sweep", *args, "seed=0", "sweep.name=same"]) == 0
+    assert main(["sweep", *args, "seed=0", "prune.transfer_seed=1", "sweep.name=other"]) == 0
+    same, other = _runs(tmp_path, "same")[0], _runs(tmp_path, "other")[0]
+    ticket_dir = store.parent / "runs" / tickets[0]
+    for level in (1, 2):
+        for run, source in ((same, tickets[0]), (other, tickets[1])):
+            mask = load_tensors(run / f"level_{level}" / "mask.pt")
+            stored = read_masks(store, source, level)
+            assert all(np.array_equal(mask[n].numpy(), stored[n]) for n in stored)
+        # same mask, same initialization, same data order: the ticket's own training
+        mine = load_json(same / f"level_{level}" / "metrics.json")
+        ticket = load_json(ticket_dir / f"level_{level}" / "metrics.json")
+        assert mine["test_accuracy"] == ticket["test_accuracy"]
+
+
+def test_transfer_without_a_matching_ticket_fails_with_the_reason(store, tmp_path, capsys):
+    args = [*TINY, "prune.method=transfer", f"out={tmp_path}", "seed=7"]
+    assert main(["sweep", *args, "prune.transfer_store=/no/store.h5"]) == 2
+    assert "config error prune.transfer_store:" in capsys.readouterr().err
+    assert main(["sweep", *args, f"prune.transfer_store={store}"]) == 2
+    assert "holds 0 IMP tickets of mnist1d_mlp on mnist1d with seed 7" in capsys.readouterr().err
+    assert not (tmp_path / "runs").exists()
