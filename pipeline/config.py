@@ -42,6 +42,10 @@ class TrainConfig:
     drop_last: bool = False  # drop the last partial batch: static shapes for CUDA graphs
 
 
+# What `prior` can copy from the tickets (docs/PRIOR.md); all by default.
+PRIOR_COMPONENTS = ("profile", "degrees", "locality", "magnitude", "sign", "connect")
+
+
 @dataclass
 class PruneConfig:
     method: str = "imp"
@@ -57,10 +61,8 @@ class PruneConfig:
     control: str = "none"  # none | reinit | shuffle
     levels: int | None = None  # bookkeeping: how far down the ladder to go (not hashed)
     prior_store: str | None = None  # the feature store the `prior` method learns tickets from
-    prior_components: list[str] = field(
-        default_factory=lambda: ["profile", "degrees", "locality", "magnitude", "sign",
-                                 "connect"]
-    )  # what `prior` copies from the tickets; drop one to ablate it (see docs/PRIOR.md)
+    # what `prior` copies from the tickets; drop one to ablate it (see docs/PRIOR.md)
+    prior_components: list[str] = field(default_factory=lambda: list(PRIOR_COMPONENTS))
     transfer_store: str | None = None  # the feature store whose ticket `transfer` trains
     transfer_dataset: str | None = None  # the ticket's training data (default: the run's)
     transfer_seed: int | None = None  # the ticket's seed (default: the run's)

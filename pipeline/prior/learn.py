@@ -23,9 +23,10 @@ from pathlib import Path
 
 import numpy as np
 
+from pipeline.config import PRIOR_COMPONENTS
 from pipeline.store import features_frame, levels_frame, read_masks, runs_frame
 
-COMPONENTS = ("profile", "degrees", "locality", "magnitude", "sign", "connect")
+COMPONENTS = PRIOR_COMPONENTS
 DECILE_COLUMNS = [f"keep_rel_abs_init_d{k}" for k in range(10)]
 
 
