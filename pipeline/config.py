@@ -60,6 +60,9 @@ class PruneConfig:
     retrain: str = "rewind"  # rewind | lr_rewind | finetune
     control: str = "none"  # none | reinit | shuffle
     levels: int | None = None  # bookkeeping: how far down the ladder to go (not hashed)
+    # bookkeeping: the only levels a control trains (a control's level needs only its
+    # ticket's mask at that level, so a study that reads a few levels skips the rest)
+    train_levels: list[int] | None = None
     prior_store: str | None = None  # the feature store the `prior` method learns tickets from
     # what `prior` copies from the tickets; drop one to ablate it (see docs/PRIOR.md)
     prior_components: list[str] = field(default_factory=lambda: list(PRIOR_COMPONENTS))
@@ -142,6 +145,7 @@ METHOD_OPTIONS = {
 BOOKKEEPING = {
     ("data", "root"),
     ("prune", "levels"),
+    ("prune", "train_levels"),
     ("launcher",),
     ("sweep",),
     ("out",),

@@ -55,5 +55,6 @@ def run_id(cfg: Config) -> str:
 
 
 def source_config(cfg: Config) -> Config:
-    """A control's source: the same run without the control."""
-    return dataclasses.replace(cfg, prune=dataclasses.replace(cfg.prune, control="none"))
+    """A control's source: the same run without the control (and trained at every level)."""
+    return dataclasses.replace(cfg, prune=dataclasses.replace(cfg.prune, control="none",
+                                                              train_levels=None))

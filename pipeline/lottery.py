@@ -80,9 +80,16 @@ class Run:
                  and parse_step(prune.rewind, 1) == 0)
         return 1 if skips else 0
 
+    @property
+    def planned_levels(self) -> list[int]:
+        """The levels this run trains: all from `first_level` on, or `prune.train_levels`."""
+        chosen = self.cfg.prune.train_levels
+        return [lv for lv in range(self.first_level, self.levels + 1)
+                if chosen is None or lv in chosen]
+
     def pending_levels(self) -> list[int]:
         done = set(self.paths.completed_levels())
-        return [lv for lv in range(self.first_level, self.levels + 1) if lv not in done]
+        return [lv for lv in self.planned_levels if lv not in done]
 
 
 def link_runs(configs: list[Config], layout: Layout) -> list[Run]:

@@ -11,6 +11,7 @@ from pipeline.data.batches import iterations_per_epoch
 from pipeline.data.registry import DataError
 from pipeline.models import ModelError, model_spec
 from pipeline.prune import CONTROLS, METHODS
+from pipeline.prune.ladder import level_count
 from pipeline.steps import parse_step
 from pipeline.train.optimizers import IMPLEMENTATIONS, OPTIMIZERS
 from pipeline.train.trainer import PRECISIONS
@@ -175,6 +176,14 @@ def _check_prune(cfg: Config, ipe: int) -> None:
         if prune.levels is not None and prune.levels > len(prune.densities):
             raise ConfigError("prune.levels", f"{prune.levels} levels but only "
                               f"{len(prune.densities)} densities")
+    if prune.train_levels is not None:
+        if prune.control == "none":
+            raise ConfigError("prune.train_levels", "only a control may skip levels (a ticket's "
+                              "level L is pruned from its level L-1)")
+        for index, level in enumerate(prune.train_levels):
+            if not 1 <= level <= level_count(prune):
+                raise ConfigError(f"prune.train_levels[{index}]", f"level {level} is not one "
+                                  f"of the run's levels 1..{level_count(prune)}")
     if prune.output_densities is not None:
         if prune.densities is None or len(prune.output_densities) != len(prune.densities):
             raise ConfigError("prune.output_densities",

@@ -25,6 +25,8 @@ TINY = ["sweep=none", "train.duration=3ep", "prune.levels=1", "launcher.threads=
     ("prune.densities=[0.5,0.2] prune.output_densities=[0.6]", "prune.output_densities"),
     ("prune.densities=[0.5,0.2] prune.output_densities=[0.6,0.7]", "prune.output_densities[1]"),
     ("prune.rewind=200ep", "prune.rewind"),
+    ("prune.train_levels=[1]", "prune.train_levels"),
+    ("prune.control=shuffle prune.train_levels=[2]", "prune.train_levels[0]"),
     ("prune.levels=-1", "prune.levels"),
     ("data=mnist data.root=/no/such/dir", "data.root"),
     ("data=cifar10", "data.root"),

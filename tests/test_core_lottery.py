@@ -101,6 +101,19 @@ def test_controls_derive_from_the_source_ticket(tmp_path, data):
                            src_rewind["fc1.weight"])
 
 
+def test_a_control_trains_only_its_train_levels_with_the_same_results(tmp_path, data):
+    full = _drive(tmp_path / "full", _configs(levels=3, controls=("none", "shuffle")), data)
+    configs = _configs(levels=3, controls=("none", "shuffle"))
+    configs[1] = dataclasses.replace(configs[1], prune=dataclasses.replace(
+        configs[1].prune, train_levels=[2]))
+    source, shuffle = _drive(tmp_path / "some", configs, data)
+    assert source.paths.completed_levels() == [0, 1, 2, 3]
+    assert shuffle.paths.completed_levels() == [2] and not shuffle.pending_levels()
+    assert shuffle.id == full[1].id  # bookkeeping: the same run, fewer of its levels
+    assert level_metrics(shuffle.paths)[0]["test_accuracy"] == level_metrics(
+        full[1].paths)[1]["test_accuracy"]
+
+
 class _StopAfter:
     def __init__(self, calls):
         self.calls = calls

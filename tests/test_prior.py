@@ -8,7 +8,7 @@ import torch
 from pipeline.cli import main
 from pipeline.prior.learn import LayerPrior, TicketPrior, learn_prior
 from pipeline.prior.sample import gumbel_top_k, layer_counts, layer_scores
-from pipeline.store import runs_frame
+from pipeline.store import levels_frame, runs_frame
 
 
 def _layer(**kw) -> LayerPrior:
@@ -80,6 +80,9 @@ def test_study_end_to_end_learns_a_prior_and_writes_the_report(tmp_path):
     assert set(runs.method) == {"imp", "snip", "grasp", "synflow", "erk", "su_ratios",
                                 "random", "oneshot", "prior"}
     assert sorted(runs[runs.method == "prior"].seed) == [100, 101]
+    controls = runs[(runs.method == "imp") & (runs.control != "none")].run_id
+    stored = levels_frame(store)
+    assert set(stored[stored.run_id.isin(controls)].level) == {3, 7}  # only the levels read
     prior = learn_prior(store, "mnist1d_mlp", 0.2, "mnist1d")
     assert prior.density == pytest.approx(0.2, abs=0.03)
     assert prior.layers["fc1.weight"].spread is not None

@@ -59,7 +59,7 @@ class SweepState:
 
 
 def _progress(run: Run, status: dict) -> str:
-    total = run.levels + 1 - run.first_level
+    total = len(run.planned_levels)
     text = f"{total - len(run.pending_levels())}/{total} levels"
     if status.get("state") != "done" and "iteration" in status:
         text += f"; level {status['level']} at {status['iteration']}/{status.get('of', '?')} it"

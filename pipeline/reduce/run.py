@@ -55,14 +55,16 @@ def _sibling_masks(source: MaskSource, level: int, store: Path, names: list[str]
 
 
 def _previous(paths: RunPaths, level: int, last: tuple[int, Masks] | None,
-              current: Masks) -> Masks:
+              current: Masks) -> Masks | None:
     """Level L-1's masks: dense for L = 1 (also for controls, whose level 0 is their
-    source's dense network), else the last level loaded or its mask.pt."""
+    source's dense network), else the last level loaded or its mask.pt; None for a control
+    that skipped level L-1 (`prune.train_levels`)."""
     if level == 1:
         return {name: np.ones_like(m) for name, m in current.items()}
     if last is not None and last[0] == level - 1:
         return last[1]
-    return _arrays(paths.level(level - 1).mask, list(current))
+    path = paths.level(level - 1).mask
+    return _arrays(path, list(current)) if path.is_file() else None
 
 
 def run_record(task: RunTask) -> RunRecord:
@@ -112,8 +114,9 @@ def _reduce(task: RunTask, store: Path, done: Callable[[int], None]) -> RunResul
         views = [LayerView(n.name, n.kind, masks[n.name], w_init[n.name], w_final[n.name],
                            n.inputs, n.input_shape) for n in nodes]
         rows = compute_level_features(views)
-        if level >= 1:
-            rows += previous_level_rows(_previous(paths, level, previous, masks), masks)
+        before = _previous(paths, level, previous, masks) if level >= 1 else None
+        if before is not None:
+            rows += previous_level_rows(before, masks)
         others = [_sibling_masks(s, level, store, names) for s in task.siblings]
         rows += across_seed_rows(masks, [m for m in others if m is not None])
         result.levels.append(level_record(task.run_id, level, metrics))

@@ -5,12 +5,12 @@ IMP prunes `imp_fraction` of the remaining weights per level (20%, as Frankle & 
 Every other method trains at those levels' hidden and output-layer densities, so all
 methods are compared at equal weight counts (to within one weight of rounding per layer).
 
-Phase 1 trains IMP tickets with the fresh-init and shuffled controls, the
-pruning-at-initialization baselines (SNIP, GraSP and SynFlow, each also shuffled
-within layers as the Frankle et al. 2021 sanity check), the ratio-only baselines
-(ERK, Su et al. ratios, random) and one-shot magnitude pruning of the trained dense
-network (how much IMP's iterations add). Phase 2 trains `prior` masks learned from phase 1's
-store, on new seeds, with one ablation per component when asked.
+Phase 1 trains IMP tickets with the fresh-init and shuffled controls (the controls only
+at the levels read), the pruning-at-initialization baselines (SNIP, GraSP and SynFlow,
+each also shuffled within layers as the Frankle et al. 2021 sanity check), the
+ratio-only baselines (ERK, Su et al. ratios, random) and one-shot magnitude pruning of
+the trained dense network (how much IMP's iterations add). Phase 2 trains `prior` masks
+learned from phase 1's store, on new seeds, with one ablation per component when asked.
 """
 
 from __future__ import annotations
@@ -29,7 +29,6 @@ from pipeline.validate import ConfigError
 DENSITIES = (0.5, 0.2, 0.1, 0.05, 0.02)
 PRIOR_SEED_OFFSET = 100  # prior masks are drawn for seeds no ticket in the store used
 
-IMP_GROUP = ("prune.method=imp", "prune.control=none,reinit,shuffle")
 BASELINE_GROUPS = (
     ("prune.method=snip,grasp,synflow", "prune.control=none,shuffle"),
     ("prune.method=erk,su_ratios,random",),
@@ -102,10 +101,12 @@ class StudyPlan:
 
     def baseline_sweeps(self) -> list[list[str]]:
         common = self._common(range(self.seeds), "baselines")
-        imp = [*common, f"prune.fraction={self.imp_fraction}",
-               f"prune.levels={self.imp_levels[-1]}", *IMP_GROUP]
-        return [imp, *([*common, *self._at_imp_densities(), *group]
-                       for group in BASELINE_GROUPS)]
+        imp = [*common, "prune.method=imp", f"prune.fraction={self.imp_fraction}",
+               f"prune.levels={self.imp_levels[-1]}"]
+        read = "[" + ",".join(str(level) for level in self.imp_levels) + "]"
+        controls = [*imp, "prune.control=reinit,shuffle", f"prune.train_levels={read}"]
+        return [[*imp, "prune.control=none"], controls,
+                *([*common, *self._at_imp_densities(), *group] for group in BASELINE_GROUPS)]
 
     def prior_sweeps(self) -> list[list[str]]:
         seeds = range(PRIOR_SEED_OFFSET, PRIOR_SEED_OFFSET + self.prior_seeds)
