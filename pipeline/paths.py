@@ -71,6 +71,11 @@ class Layout:
     def runs(self) -> Path:
         return self.root / "runs"
 
+    @property
+    def store(self) -> Path:
+        """A feature store of every run under this root (what `lth study` reduces into)."""
+        return self.root / "store.h5"
+
     def run(self, run_id: str) -> RunPaths:
         return RunPaths(self.runs / run_id)
 

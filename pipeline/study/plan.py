@@ -22,6 +22,7 @@ from pathlib import Path
 
 from pipeline.compose import expand
 from pipeline.config import PruneConfig
+from pipeline.paths import Layout
 from pipeline.prior import COMPONENTS
 from pipeline.prune.ladder import Rung, ladder
 from pipeline.validate import ConfigError
@@ -53,12 +54,8 @@ class StudyPlan:
     imp_fraction: float = 0.2  # of the remaining weights IMP removes per level
 
     @property
-    def store(self) -> Path:
-        return self.out / "store.h5"
-
-    @property
-    def runs_dir(self) -> Path:
-        return self.out / "runs"
+    def layout(self) -> Layout:
+        return Layout(self.out)
 
     @cached_property
     def imp_levels(self) -> tuple[int, ...]:
@@ -111,7 +108,7 @@ class StudyPlan:
     def prior_sweeps(self) -> list[list[str]]:
         seeds = range(PRIOR_SEED_OFFSET, PRIOR_SEED_OFFSET + self.prior_seeds)
         common = [*self._common(seeds, "prior"), *self._at_imp_densities(),
-                  "prune.method=prior", f"prune.prior_store={self.store}"]
+                  "prune.method=prior", f"prune.prior_store={self.layout.store}"]
         sweeps = [common]
         if self.ablate:
             for dropped in COMPONENTS:

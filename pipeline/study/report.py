@@ -128,9 +128,9 @@ def write_study_report(plan: StudyPlan, runs: dict[str, Run], folder: Path) -> P
         accuracy_vs_density(plot_table[keep], folder / "prior_ablations.png")
     low = min(plan.densities, key=lambda d: abs(d - 0.05))
     _compute_plot(table, low, folder / "compute.png")
-    features = [c for c in features_frame(plan.store).columns
+    features = [c for c in features_frame(plan.layout.store).columns
                 if c not in ("run_id", "level", "layer")]
-    shuffle_effects = effect_sizes(plan.store, levels, "imp", "imp+shuffle", features)
+    shuffle_effects = effect_sizes(plan.layout.store, levels, "imp", "imp+shuffle", features)
     closed = (gap_closed(table, "prior").reindex(list(plan.densities))
               if "prior" in set(table.label) else pd.Series(dtype=float))
     lines = [

@@ -68,11 +68,11 @@ def run_study(plan: StudyPlan, sizer, results: Path, console: Console) -> int:
     """0 when the report is written, 3 while jobs are still out on a cluster."""
     if not _phase("1 (tickets, controls, baselines)", plan.baseline_sweeps(), sizer, console):
         return 3
-    reduce(plan.runs_dir, plan.store)
+    reduce(plan.layout.runs, plan.layout.store)
     if not _phase("2 (prior)", plan.prior_sweeps(), sizer, console):
         return 3
-    reduce(plan.runs_dir, plan.store)
-    manifests = [Layout(plan.out).sweep(f"{plan.name}-{p}") for p in ("baselines", "prior")]
+    reduce(plan.layout.runs, plan.layout.store)
+    manifests = [plan.layout.sweep(f"{plan.name}-{p}") for p in ("baselines", "prior")]
     runs = {}
     for paths in manifests:
         manifest = Manifest.load(paths)
