@@ -22,6 +22,7 @@ from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 
 from pipeline.config import PRIOR_COMPONENTS
 from pipeline.store import features_frame, levels_frame, read_masks, runs_frame
@@ -85,12 +86,17 @@ def _feature(frame, run_id: str, level: int, layer: str, columns):
     return None if np.isnan(values).any() else values
 
 
+def nearest_levels(levels: pd.DataFrame, density: float) -> pd.DataFrame:
+    """Per run, its level (a row of `levels_frame`) whose density is nearest in log scale."""
+    gap = (np.log(levels.density) - math.log(density)).abs()
+    return (levels.assign(gap=gap).sort_values(["run_id", "gap", "level"])
+            .groupby("run_id").head(1))
+
+
 @lru_cache(maxsize=32)
 def _learn(store: str, stamp: float, model: str, dataset: str | None,
            density: float) -> TicketPrior:
-    levels = _tickets(Path(store), model, dataset)
-    chosen = (levels.assign(gap=(np.log(levels.density) - math.log(density)).abs())
-              .sort_values(["run_id", "gap", "level"]).groupby("run_id").head(1))
+    chosen = nearest_levels(_tickets(Path(store), model, dataset), density)
     features = features_frame(store)
     per_layer: dict[str, dict[str, list]] = {}
     for run_id, level in zip(chosen.run_id, chosen.level.astype(int)):

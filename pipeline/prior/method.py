@@ -13,6 +13,7 @@ from pipeline.prior.learn import PriorError, learn_prior
 from pipeline.prior.sample import gumbel_top_k, layer_counts, layer_scores
 from pipeline.prune.masks import Masks
 from pipeline.prune.methods import PruneContext, method
+from pipeline.prune.pai.scoring import target_count
 
 
 @lru_cache(maxsize=16)
@@ -23,9 +24,7 @@ def _graph(model: str, input_shape: tuple[int, ...], classes: int):
 @method("prior", uses_dense=False)
 def prior_mask(ctx: PruneContext) -> Masks:
     sizes = {n: ctx.shapes[n].numel() for n in ctx.names}
-    hidden_total = sum(sizes[n] for n in ctx.names if n != ctx.output)
-    total = round(ctx.rung.density * hidden_total) + round(
-        ctx.rung.output_density * sizes[ctx.output])
+    total = target_count(ctx)
     prior = learn_prior(ctx.config.prior_store, ctx.model, total / sum(sizes.values()),
                         ctx.dataset)
     for name in ctx.names:

@@ -12,16 +12,15 @@ spatially shuffled variant.
 
 from __future__ import annotations
 
-import math
 from functools import lru_cache
 from pathlib import Path
 
-import numpy as np
 import torch
 
-from pipeline.prior.learn import PriorError
+from pipeline.prior.learn import PriorError, nearest_levels
 from pipeline.prune.masks import Masks
 from pipeline.prune.methods import PruneContext, method
+from pipeline.prune.pai.scoring import target_count
 from pipeline.store import levels_frame, read_masks, runs_frame
 
 
@@ -53,17 +52,13 @@ def ticket_level(store: Path, model: str, dataset: str, seed: int,
     levels = levels[(levels.run_id == run_id) & (levels.level > 0)]
     if levels.empty:
         raise PriorError(f"ticket {run_id} in {store} has no pruned level yet")
-    gap = (np.log(levels.density) - math.log(density)).abs()
-    return run_id, int(levels.level.iloc[int(np.argmin(gap.to_numpy()))])
+    return run_id, int(nearest_levels(levels, density).level.iloc[0])
 
 
 @method("transfer", uses_dense=False)
 def transfer_mask(ctx: PruneContext) -> Masks:
     prune = ctx.config
-    sizes = {n: ctx.shapes[n].numel() for n in ctx.names}
-    hidden = sum(sizes[n] for n in ctx.names if n != ctx.output)
-    density = (ctx.rung.density * hidden + ctx.rung.output_density * sizes[ctx.output]) / sum(
-        sizes.values())
+    density = target_count(ctx) / sum(ctx.shapes[n].numel() for n in ctx.names)
     seed = ctx.seed if prune.transfer_seed is None else prune.transfer_seed
     store = Path(prune.transfer_store)
     run_id, level = ticket_level(store, ctx.model, prune.transfer_dataset or ctx.dataset,
