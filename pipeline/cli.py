@@ -8,9 +8,7 @@ from pathlib import Path
 
 from rich.console import Console
 
-from pipeline.launch.local import LaunchError
-from pipeline.launch.manifest import ManifestError
-from pipeline.validate import ConfigError
+from pipeline.errors import ConfigError, LaunchError, ManifestError
 
 console = Console(stderr=True)
 

@@ -20,7 +20,8 @@ from omegaconf import OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
 from pipeline.config import Config, register_schemas
-from pipeline.validate import ConfigError, validate
+from pipeline.errors import ConfigError
+from pipeline.validate import validate
 
 CONF_DIR = Path(__file__).resolve().parent.parent / "conf"
 

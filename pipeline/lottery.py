@@ -22,6 +22,7 @@ from omegaconf import OmegaConf
 from pipeline.config import Config
 from pipeline.data.batches import epoch_seed, iterations_per_epoch
 from pipeline.data.tensors import TensorDataset
+from pipeline.errors import ConfigError
 from pipeline.identity import run_id, source_config
 from pipeline.io import load_json, load_tensors, save_json, save_tensors, save_yaml
 from pipeline.models.members import build_plain, initial_state, prunable_names
@@ -33,7 +34,6 @@ from pipeline.prune.methods import METHODS, PruneContext
 from pipeline.steps import parse_step
 from pipeline.train.schedule import constant, learning_rate
 from pipeline.train.trainer import CohortTrainer, Hooks, LevelPlan, Member, MemberResult
-from pipeline.validate import ConfigError
 
 StateDict = dict[str, torch.Tensor]
 

@@ -8,8 +8,8 @@ from __future__ import annotations
 from pipeline.config import Config, LauncherConfig
 from pipeline.data import DATASETS, dataset_spec
 from pipeline.data.batches import iterations_per_epoch
-from pipeline.data.registry import DataError
-from pipeline.models import ModelError, model_spec
+from pipeline.errors import ConfigError, DataError, ModelError
+from pipeline.models import model_spec
 from pipeline.prune import CONTROLS, METHODS
 from pipeline.prune.ladder import level_count
 from pipeline.steps import parse_step
@@ -19,12 +19,6 @@ from pipeline.train.trainer import PRECISIONS
 SCOPES = ("global", "layerwise")
 RETRAIN = ("rewind", "lr_rewind", "finetune")
 MAGNITUDE_METHODS = ("imp", "oneshot")
-
-
-class ConfigError(ValueError):
-    def __init__(self, key: str, message: str):
-        super().__init__(f"{key}: {message}")
-        self.key = key
 
 
 def _choice(key: str, value: str, known) -> None:
@@ -142,7 +136,7 @@ def _check_ladder(key: str, values: list[float]) -> None:
 def _check_transfer(cfg: Config) -> None:
     from pathlib import Path
 
-    from pipeline.prior.learn import PriorError
+    from pipeline.errors import PriorError
     from pipeline.prior.transfer import ticket_run
 
     prune = cfg.prune

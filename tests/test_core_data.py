@@ -10,7 +10,7 @@ from pipeline.data import load_dataset
 from pipeline.data.batches import EpochPlan, augment
 from pipeline.data.cifar import read_batch
 from pipeline.data.idx import read_idx
-from pipeline.data.registry import DataError
+from pipeline.errors import DataError
 
 
 def _write_idx(path, array: np.ndarray, gz: bool) -> None:

@@ -199,7 +199,7 @@ def test_control_and_method_draws_do_not_repeat_across_seeds():
 
 
 def test_one_run_twice_with_different_bookkeeping_is_an_error(tmp_path):
-    from pipeline.validate import ConfigError
+    from pipeline.errors import ConfigError
 
     one, = _configs(levels=1)
     two = dataclasses.replace(one, prune=dataclasses.replace(one.prune, levels=2))

@@ -11,9 +11,9 @@ import time
 import pytest
 from sweep_helpers import dry_run, lth_cluster, run_dir, task
 
+from pipeline.errors import ConfigError
 from pipeline.io import load_json
 from pipeline.launch.status import FAILED, sweep_state
-from pipeline.validate import ConfigError
 
 
 def test_resume_runs_only_what_is_unfinished_and_not_live(tmp_path, capsys):

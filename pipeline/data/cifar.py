@@ -11,8 +11,9 @@ from pathlib import Path
 
 import numpy as np
 
-from pipeline.data.registry import DataError, DatasetSpec, register
+from pipeline.data.registry import DatasetSpec, register
 from pipeline.data.tensors import TensorDataset, standardized
+from pipeline.errors import DataError
 
 _ALLOWED = {
     ("numpy", "ndarray"),

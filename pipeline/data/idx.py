@@ -7,8 +7,9 @@ from pathlib import Path
 
 import numpy as np
 
-from pipeline.data.registry import DataError, DatasetSpec, register
+from pipeline.data.registry import DatasetSpec, register
 from pipeline.data.tensors import TensorDataset, standardized
+from pipeline.errors import DataError
 
 _FILES = {
     "x_train": "train-images-idx3-ubyte",

@@ -7,10 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from pipeline.data.tensors import TensorDataset
-
-
-class DataError(ValueError):
-    """A dataset cannot be found or read; the message says where and in which format."""
+from pipeline.errors import DataError
 
 
 @dataclass(frozen=True)

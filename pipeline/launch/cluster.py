@@ -13,12 +13,12 @@ from pathlib import Path
 from rich.console import Console
 
 from pipeline.config import LauncherConfig
+from pipeline.errors import ConfigError, SchedulerError
 from pipeline.io import atomic_write
 from pipeline.launch.jobspec import beside_python, job_name, lth_command, shell
 from pipeline.launch.manifest import Manifest
 from pipeline.launch.submissions import Submission, load_submissions, record
 from pipeline.paths import SweepPaths
-from pipeline.validate import ConfigError
 
 console = Console(stderr=True, highlight=False, soft_wrap=True)
 
@@ -38,8 +38,8 @@ def run_command(argv: list[str], what: str) -> str:
         raise ConfigError("launcher.name", f"{argv[0]} not found: is this a login node "
                           f"of the cluster? ({what})") from None
     except subprocess.CalledProcessError as error:
-        raise ConfigError("launcher", f"{what}: {argv[0]} refused it: "
-                          f"{(error.stderr or error.stdout).strip()}") from None
+        raise SchedulerError(f"{what}: {argv[0]} refused it: "
+                             f"{(error.stderr or error.stdout).strip()}") from None
     return done.stdout
 
 

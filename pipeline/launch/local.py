@@ -8,6 +8,7 @@ import sys
 import torch
 
 from pipeline.config import LauncherConfig
+from pipeline.errors import LaunchError
 from pipeline.launch.manifest import Manifest
 from pipeline.launch.runner import run_task
 from pipeline.paths import SweepPaths
@@ -19,10 +20,6 @@ def worker_devices(launcher: LauncherConfig) -> list[str]:
         return [f"cuda:{g}" for g in range(launcher.workers or gpus)][: max(gpus, 1)]
     device = "cpu" if launcher.device == "auto" else launcher.device
     return [device] * max(launcher.workers, 1)
-
-
-class LaunchError(RuntimeError):
-    """Local training ended with failed or stopped cohorts."""
 
 
 class LocalLauncher:

@@ -14,14 +14,11 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from pipeline.config import Config, config_from_dict
+from pipeline.errors import ManifestError
 from pipeline.identity import run_id
 from pipeline.io import load_json, save_json
 from pipeline.lottery import Run, link_runs
 from pipeline.paths import Layout, SweepPaths
-
-
-class ManifestError(ValueError):
-    """A manifest that this version of lth cannot run as written."""
 
 
 @dataclass

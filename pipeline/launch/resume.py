@@ -13,11 +13,12 @@ from omegaconf.errors import OmegaConfBaseException
 from rich.console import Console
 
 from pipeline.config import LauncherConfig
+from pipeline.errors import ConfigError
 from pipeline.launch.backends import LAUNCHERS
 from pipeline.launch.manifest import Manifest
 from pipeline.launch.status import FAILED, NEVER, ranges, sweep_state
 from pipeline.paths import SweepPaths
-from pipeline.validate import ConfigError, check_launcher
+from pipeline.validate import check_launcher
 
 
 def launcher_config(manifest: Manifest, overrides: list[str]) -> LauncherConfig:

@@ -21,6 +21,7 @@ import submitit
 from submitit.core.utils import FailedJobError
 
 from pipeline.config import LauncherConfig
+from pipeline.errors import ConfigError, SchedulerError
 from pipeline.launch.cluster import (
     ClusterLauncher,
     TaskState,
@@ -35,7 +36,6 @@ from pipeline.launch.runner import FINISHED, STOPPED, run_task
 from pipeline.launch.signals import StopOnSignal
 from pipeline.launch.submissions import Submission
 from pipeline.paths import SweepPaths
-from pipeline.validate import ConfigError
 
 # squeue's long state names: those of a task that has ended, and of one on a node.
 ENDED = {"BOOT_FAIL", "CANCELLED", "COMPLETED", "DEADLINE", "FAILED", "NODE_FAIL",
@@ -108,7 +108,7 @@ class SlurmLauncher(ClusterLauncher):
         try:
             jobs = executor.map_array(CohortTask(str(paths.dir)), cohorts)
         except FailedJobError as error:
-            raise ConfigError("launcher", f"sbatch refused the array: {error}") from None
+            raise SchedulerError(f"sbatch refused the array: {error}") from None
         tasks = [job.job_id for job in jobs]
         return Submission(self.name, tasks[0].split("_")[0], list(cohorts), tasks)
 

@@ -1,5 +1,6 @@
 """Model registry, cohort-capable layers and member export."""
 
+from pipeline.errors import ModelError
 from pipeline.models import convnets, mlp, resnet  # noqa: F401  (registers architectures)
 from pipeline.models.members import (
     build_cohort,
@@ -9,7 +10,7 @@ from pipeline.models.members import (
     prunable_names,
     stack_states,
 )
-from pipeline.models.registry import MODELS, ModelError, model_spec
+from pipeline.models.registry import MODELS, model_spec
 
 __all__ = [
     "MODELS", "ModelError", "build_cohort", "build_plain", "initial_state", "member_state",

@@ -7,11 +7,9 @@ from dataclasses import dataclass
 
 from torch import nn
 
+from pipeline.errors import ModelError
+
 Builder = Callable[[object, tuple[int, ...], int], nn.Module]
-
-
-class ModelError(ValueError):
-    """An unknown model, or one that cannot take the dataset's inputs."""
 
 
 @dataclass(frozen=True)

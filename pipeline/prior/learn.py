@@ -25,14 +25,11 @@ import numpy as np
 import pandas as pd
 
 from pipeline.config import PRIOR_COMPONENTS
+from pipeline.errors import PriorError
 from pipeline.store import features_frame, levels_frame, read_masks, runs_frame
 
 COMPONENTS = PRIOR_COMPONENTS
 DECILE_COLUMNS = [f"keep_rel_abs_init_d{k}" for k in range(10)]
-
-
-class PriorError(ValueError):
-    """The store holds no tickets to learn from."""
 
 
 @dataclass

@@ -7,9 +7,10 @@ from functools import lru_cache
 import numpy as np
 import torch
 
+from pipeline.errors import PriorError
 from pipeline.models.graph import INPUT, layer_graph
 from pipeline.prior.connect import reconnect
-from pipeline.prior.learn import PriorError, learn_prior
+from pipeline.prior.learn import learn_prior
 from pipeline.prior.sample import gumbel_top_k, layer_counts, layer_scores
 from pipeline.prune.masks import Masks
 from pipeline.prune.methods import PruneContext, method

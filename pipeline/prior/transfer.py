@@ -17,7 +17,8 @@ from pathlib import Path
 
 import torch
 
-from pipeline.prior.learn import PriorError, nearest_levels
+from pipeline.errors import PriorError
+from pipeline.prior.learn import nearest_levels
 from pipeline.prune.masks import Masks
 from pipeline.prune.methods import PruneContext, method
 from pipeline.prune.pai.scoring import target_count

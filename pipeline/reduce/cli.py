@@ -30,7 +30,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def cmd_reduce(args: argparse.Namespace) -> int:
     from rich.console import Console
 
-    from .reducer import ReduceError, reduce
+    from pipeline.errors import ReduceError
+
+    from .reducer import reduce
 
     try:
         summary = reduce(args.runs_dir, args.store)

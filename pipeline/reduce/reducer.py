@@ -14,24 +14,14 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 import pipeline
-from pipeline.store import Added, StoreError, write_store
+from pipeline.errors import ReduceError, StoreError
+from pipeline.store import Added, write_store
 
 from .balance import partition
 from .plan import RunTask, make_plan, seed_group
 from .run import RunResult, reduce_run
 from .stability import ACROSS_SEED_FEATURES
 from .transport import Comm, world
-
-
-class ReduceError(Exception):
-    """The reduce cannot start (no runs directory, a file that is not a store).
-
-    Raised on every rank; `primary` only on rank 0, so the message is shown once.
-    """
-
-    def __init__(self, message: str, primary: bool = True):
-        super().__init__(message)
-        self.primary = primary
 
 
 @dataclass(frozen=True)

@@ -28,7 +28,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from pipeline.store import StoreError
+    from pipeline.errors import StoreError
 
     from .report import write_report
 

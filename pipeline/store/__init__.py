@@ -1,14 +1,8 @@
 """The HDF5 feature store (schema v1): masks, accuracies and features of every run and level."""
 
-from .reader import (
-    StoreError,
-    curves_frame,
-    features_frame,
-    levels_frame,
-    read_masks,
-    runs_frame,
-    summary,
-)
+from pipeline.errors import StoreError
+
+from .reader import curves_frame, features_frame, levels_frame, read_masks, runs_frame, summary
 from .records import CurvePoint, LevelPayload, LevelRecord, RunRecord
 from .schema import SCHEMA_VERSION
 from .writer import Added, store_keys, write_store

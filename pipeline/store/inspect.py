@@ -12,7 +12,9 @@ import pandas as pd
 from rich.console import Console
 from rich.table import Table
 
-from .reader import StoreError, features_frame, levels_frame, runs_frame, summary
+from pipeline.errors import StoreError
+
+from .reader import features_frame, levels_frame, runs_frame, summary
 from .schema import FEATURES, NETWORK_LAYER
 
 RUN_COLUMNS = ["run_id", "model", "dataset", "method", "control", "seed"]

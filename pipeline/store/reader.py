@@ -13,6 +13,8 @@ import h5py
 import numpy as np
 import pandas as pd
 
+from pipeline.errors import StoreError
+
 from .schema import (
     ATTR_CREATED,
     ATTR_SCHEMA_VERSION,
@@ -36,10 +38,6 @@ from .schema import (
 # file locks guard nothing here; "best-effort" keeps them where they work and does not fail on
 # Lustre/NFS mounts without flock.
 LOCKING = "best-effort"
-
-
-class StoreError(Exception):
-    """The file exists but is not a feature store of this schema version."""
 
 
 @contextmanager

@@ -22,10 +22,10 @@ from pathlib import Path
 
 from pipeline.compose import expand
 from pipeline.config import PruneConfig
+from pipeline.errors import ConfigError
 from pipeline.paths import Layout
 from pipeline.prior import COMPONENTS
 from pipeline.prune.ladder import Rung, ladder
-from pipeline.validate import ConfigError
 
 DENSITIES = (0.5, 0.2, 0.1, 0.05, 0.02)
 PRIOR_SEED_OFFSET = 100  # prior masks are drawn for seeds no ticket in the store used

@@ -1,0 +1,73 @@
+"""Every error a user can cause, in one module that imports nothing of the pipeline.
+
+`lth` prints an `LthError` as one line, `lth COMMAND: error: MESSAGE`, and exits
+with the error's `exit_code` (no traceback unless `--debug`). Any other exception
+is a bug and keeps its traceback.
+
+Exit codes of every `lth` command:
+
+| code | meaning |
+| ---: | --- |
+| 0 | done |
+| 1 | work ran and some of it failed (a cohort, a run of the reducer): `lth status` says which |
+| 2 | bad input (config, data, paths, manifest, store): nothing was started or written |
+| 3 | waiting: jobs are still out on a cluster; run the same command again when they end |
+| 75 | a task stopped at a checkpoint on a signal (EX_TEMPFAIL): `lth resume` continues it |
+"""
+
+from __future__ import annotations
+
+DONE, FAILED, BAD_INPUT, WAITING, STOPPED = 0, 1, 2, 3, 75
+
+
+class LthError(Exception):
+    """A failure the user can act on; its message says what is wrong and what to do."""
+
+    exit_code = BAD_INPUT
+
+
+class ConfigError(LthError, ValueError):
+    """A config value that cannot run; `key` is its dotted path (`prune.rewind`)."""
+
+    def __init__(self, key: str, message: str):
+        super().__init__(f"{key}: {message}")
+        self.key = key
+
+
+class ModelError(LthError, ValueError):
+    """An unknown architecture, or one that does not fit the data."""
+
+
+class DataError(LthError, ValueError):
+    """An unknown dataset, or data files that are missing or malformed."""
+
+
+class ManifestError(LthError, ValueError):
+    """A sweep directory whose manifest this version of lth cannot use as written."""
+
+
+class StoreError(LthError):
+    """A feature store that is missing, damaged or of an unknown schema."""
+
+
+class PriorError(LthError, ValueError):
+    """A feature store that holds no tickets a store-based method can learn from."""
+
+
+class ReduceError(LthError):
+    """The reducer could not start. `primary` is False on MPI ranks other than the one
+    that reports it, so the message is printed once."""
+
+    def __init__(self, message: str, primary: bool = True):
+        super().__init__(message)
+        self.primary = primary
+
+
+class SchedulerError(LthError):
+    """The cluster's scheduler refused a submission; nothing was queued."""
+
+
+class LaunchError(LthError):
+    """Local training ended with failed or stopped cohorts."""
+
+    exit_code = FAILED
