@@ -30,8 +30,16 @@ from pipeline.paths import Layout
 
 
 def build(out: Path, runs: int, name: str):
-    configs = expand(["sweep=none", f"seed=range(0,{runs})", "launcher=slurm",
-                      "launcher.cohort_size=1", f"sweep.name={name}", f"out={out}"])
+    configs = expand(
+        [
+            "sweep=none",
+            f"seed=range(0,{runs})",
+            "launcher=slurm",
+            "launcher.cohort_size=1",
+            f"sweep.name={name}",
+            f"out={out}",
+        ]
+    )
     layout = Layout(out)
     manifest = build_manifest(name, out, configs, lambda cfg: 1)
     manifest.save(layout.sweep(name))
@@ -47,9 +55,11 @@ def submit_once(out: Path, runs: int, name: str) -> tuple[float, float, int, str
     submitted = time.perf_counter() - began
     subprocess.run(["scancel", *jobs], check=True, timeout=60)
     submissions = load_submissions(paths)
-    header = next(line for line in
-                  (paths.logs / "slurm" / f"{jobs[0]}_submission.sh").read_text().splitlines()
-                  if line.startswith("#SBATCH --array"))
+    header = next(
+        line
+        for line in (paths.logs / "slurm" / f"{jobs[0]}_submission.sh").read_text().splitlines()
+        if line.startswith("#SBATCH --array")
+    )
     return built, submitted, len(submissions), header
 
 
@@ -61,14 +71,17 @@ def main() -> None:
     args = parser.parse_args()
     out = args.out or Path(tempfile.mkdtemp(prefix="lth_submit_scale_"))
     try:
-        print(f"{platform.node()}: {args.runs} runs -> {args.runs} cohorts, "
-              f"{args.repeat} submissions")
+        print(
+            f"{platform.node()}: {args.runs} runs -> {args.runs} cohorts, {args.repeat} submissions"
+        )
         times = []
         for attempt in range(args.repeat):
             built, submitted, arrays, header = submit_once(out, args.runs, f"scale{attempt}")
             times.append(submitted)
-            print(f"  manifest built in {built:.1f} s; submitted in {submitted:.2f} s "
-                  f"({arrays} array: {header})")
+            print(
+                f"  manifest built in {built:.1f} s; submitted in {submitted:.2f} s "
+                f"({arrays} array: {header})"
+            )
         print(f"submit wall time: best {min(times):.2f} s, worst {max(times):.2f} s")
     finally:
         if args.out is None:

@@ -59,8 +59,12 @@ def plain_loop(name, data, train, iterations, device) -> float:
     model = build_plain(name, data.input_shape, data.num_classes).to(device)
     model.load_state_dict(initial_state(name, data.input_shape, data.num_classes, 0))
     opt = torch.optim.SGD(model.parameters(), lr=train.lr, momentum=train.momentum)
-    loader = DataLoader(LoaderDataset(data.x_train, data.y_train),
-                        batch_size=train.batch_size, shuffle=True, drop_last=True)
+    loader = DataLoader(
+        LoaderDataset(data.x_train, data.y_train),
+        batch_size=train.batch_size,
+        shuffle=True,
+        drop_last=True,
+    )
     done, began = 0, time.perf_counter()
     while done < iterations:
         for x, y in loader:
@@ -81,8 +85,10 @@ def cohort_loop(name, data, train, iterations, members, device) -> float:
     """Training seconds of the pipeline's loop (its two test-set evaluations subtracted)."""
     ipe = iterations_per_epoch(len(data.y_train), train.batch_size)
     plan = LevelPlan(name, train, 0, 0, iterations, learning_rate(train, ipe))
-    start = [Member(s, initial_state(name, data.input_shape, data.num_classes, s))
-             for s in range(members)]
+    start = [
+        Member(s, initial_state(name, data.input_shape, data.num_classes, s))
+        for s in range(members)
+    ]
     trainer = CohortTrainer(plan, start, data, device)
     began = time.perf_counter()
     trainer.run()
@@ -97,8 +103,9 @@ def cohort_loop(name, data, train, iterations, members, device) -> float:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--model", default="lenet_300_100")
     parser.add_argument("--data", default="synthetic_mnist")
     parser.add_argument("--cohort", type=int, default=16)
@@ -120,8 +127,10 @@ def main() -> None:
     seconds = {
         "plain_dataloader": plain_loop(args.model, data, train, args.iterations, device),
         "pipeline_k1": cohort_loop(args.model, gpu_data, train, args.iterations, 1, device),
-        "pipeline_cohort": cohort_loop(args.model, gpu_data, train, args.iterations,
-                                       args.cohort, device) / args.cohort,
+        "pipeline_cohort": cohort_loop(
+            args.model, gpu_data, train, args.iterations, args.cohort, device
+        )
+        / args.cohort,
     }
     per_epoch = {k: v / args.iterations * ipe for k, v in seconds.items()}
     images = {k: args.iterations * args.batch_size / v for k, v in seconds.items()}
@@ -130,24 +139,34 @@ def main() -> None:
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else platform.processor()
     peak = next((p for key, p in PEAK_FP32.items() if key in name), None)
     result = {
-        "device": name or platform.machine(), "device_type": device.type,
-        "threads": torch.get_num_threads(), "omp_num_threads": os.environ.get("OMP_NUM_THREADS"),
-        "model": args.model, "data": args.data, "train_size": len(data.y_train),
-        "batch_size": args.batch_size, "cohort": args.cohort, "iterations": args.iterations,
+        "device": name or platform.machine(),
+        "device_type": device.type,
+        "threads": torch.get_num_threads(),
+        "omp_num_threads": os.environ.get("OMP_NUM_THREADS"),
+        "model": args.model,
+        "data": args.data,
+        "train_size": len(data.y_train),
+        "batch_size": args.batch_size,
+        "cohort": args.cohort,
+        "iterations": args.iterations,
         "per_model_seconds_per_epoch": per_epoch,
         "images_per_second_per_model": images,
         "speedup_cohort_vs_plain": seconds["plain_dataloader"] / seconds["pipeline_cohort"],
         "speedup_cohort_vs_k1": seconds["pipeline_k1"] / seconds["pipeline_cohort"],
         "flops_per_image": flops,
-        "fraction_of_fp32_peak": (images["pipeline_cohort"] * args.cohort * flops / peak
-                                  if peak else None),
-        "torch": torch.__version__, "date": time.strftime("%Y-%m-%d"),
+        "fraction_of_fp32_peak": (
+            images["pipeline_cohort"] * args.cohort * flops / peak if peak else None
+        ),
+        "torch": torch.__version__,
+        "date": time.strftime("%Y-%m-%d"),
     }
     for key, value in per_epoch.items():
         print(f"{key:18s} {value:9.3f} s/epoch per model  {images[key]:12.0f} images/s per model")
-    print(f"cohort of {args.cohort} vs one at a time (pipeline K=1): "
-          f"{result['speedup_cohort_vs_k1']:.2f}x per run; vs plain DataLoader loop: "
-          f"{result['speedup_cohort_vs_plain']:.2f}x")
+    print(
+        f"cohort of {args.cohort} vs one at a time (pipeline K=1): "
+        f"{result['speedup_cohort_vs_k1']:.2f}x per run; vs plain DataLoader loop: "
+        f"{result['speedup_cohort_vs_plain']:.2f}x"
+    )
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     tag = f"{args.model}-{device.type}-k{args.cohort}"

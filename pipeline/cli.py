@@ -18,8 +18,9 @@ def _cohort_sizer(cfg) -> int:
     from pipeline.launch.sizing import cohort_size
 
     spec = dataset_spec(cfg.data.name)
-    return cohort_size(cfg.launcher, cfg.model.name, spec.input_shape, spec.num_classes,
-                       cfg.train.batch_size)
+    return cohort_size(
+        cfg.launcher, cfg.model.name, spec.input_shape, spec.num_classes, cfg.train.batch_size
+    )
 
 
 def cmd_sweep(args: argparse.Namespace) -> int:
@@ -36,8 +37,10 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     launcher_cfg = first.launcher
     manifest = build_manifest(first.sweep.name, layout.root, configs, _cohort_sizer)
     manifest.save(paths)
-    console.print(f"sweep {manifest.name}: {len(manifest.runs)} runs in "
-                  f"{len(manifest.cohorts)} cohorts -> {paths.dir}")
+    console.print(
+        f"sweep {manifest.name}: {len(manifest.runs)} runs in "
+        f"{len(manifest.cohorts)} cohorts -> {paths.dir}"
+    )
     if args.dry_run:
         return 0
     launcher = LAUNCHERS[launcher_cfg.name]()
@@ -70,10 +73,17 @@ def cmd_study(args: argparse.Namespace) -> int:
     from pipeline.study.run import run_study
 
     out = Path(args.out or f"lth_out/studies/{args.name}").resolve()
-    plan = StudyPlan(args.name, args.overrides, out, tuple(args.densities), args.seeds,
-                     args.prior_seeds, args.ablate,
-                     command="lth study " + shlex.join(sys.argv[2:]) if args.record else "",
-                     imp_fraction=args.imp_fraction)
+    plan = StudyPlan(
+        args.name,
+        args.overrides,
+        out,
+        tuple(args.densities),
+        args.seeds,
+        args.prior_seeds,
+        args.ablate,
+        command="lth study " + shlex.join(sys.argv[2:]) if args.record else "",
+        imp_fraction=args.imp_fraction,
+    )
     results = Path(args.results or out / "report")
     return run_study(plan, _cohort_sizer, results, console)
 
@@ -102,21 +112,30 @@ def parser() -> argparse.ArgumentParser:
     study.add_argument("overrides", nargs="*", help="Hydra overrides: model, data, recipe")
     study.add_argument("--name", default="study")
     study.add_argument("--densities", type=float, nargs="+", default=[0.5, 0.2, 0.1, 0.05, 0.02])
-    study.add_argument("--imp-fraction", type=float, default=0.2,
-                       help="of the remaining weights IMP prunes per level; each target "
-                       "density is read at the nearest IMP level (default 0.2)")
+    study.add_argument(
+        "--imp-fraction",
+        type=float,
+        default=0.2,
+        help="of the remaining weights IMP prunes per level; each target "
+        "density is read at the nearest IMP level (default 0.2)",
+    )
     study.add_argument("--seeds", type=int, default=3)
     study.add_argument("--prior-seeds", type=int, default=3)
     study.add_argument("--ablate", action="store_true", help="also drop each prior component")
     study.add_argument("--out", help="output root (default lth_out/studies/NAME)")
     study.add_argument("--results", help="report folder (default OUT/report)")
-    study.add_argument("--no-record", dest="record", action="store_false",
-                       help="leave the command line out of the report")
+    study.add_argument(
+        "--no-record",
+        dest="record",
+        action="store_false",
+        help="leave the command line out of the report",
+    )
     study.set_defaults(func=cmd_study)
 
     # `lth inspect ...` is handed whole to the store's own parser (see main)
-    sub.add_parser("inspect", help="what a feature store holds, and queries (lth inspect -h)",
-                   add_help=False)
+    sub.add_parser(
+        "inspect", help="what a feature store holds, and queries (lth inspect -h)", add_help=False
+    )
 
     from pipeline.launch.cluster_cli import register as register_cluster
     from pipeline.reduce.cli import register as register_reduce

@@ -47,8 +47,9 @@ def _to_config(node) -> Config:
     try:
         cfg = OmegaConf.to_object(node)
     except OmegaConfBaseException as error:
-        raise ConfigError(str(getattr(error, "full_key", "config")),
-                          str(error).splitlines()[0]) from None
+        raise ConfigError(
+            str(getattr(error, "full_key", "config")), str(error).splitlines()[0]
+        ) from None
     validate(cfg)
     return cfg
 
@@ -75,8 +76,10 @@ def expand(overrides: list[str], config_dir: Path = CONF_DIR) -> list[Config]:
         groups = {k: o for k, o in sweeps.items() if _needs_compose(k, o, config_dir)}
         values = {k: o for k, o in sweeps.items() if k not in groups}
         group_axes = [[f"{k}={v}" for v in o.sweep_string_iterator()] for k, o in groups.items()]
-        value_axes = [[(k, parser.parse_override(f"{k}={v}").value())
-                       for v in o.sweep_string_iterator()] for k, o in values.items()]
+        value_axes = [
+            [(k, parser.parse_override(f"{k}={v}").value()) for v in o.sweep_string_iterator()]
+            for k, o in values.items()
+        ]
         configs = []
         for combo in itertools.product(*group_axes):
             node = _compose(fixed + list(combo))
@@ -88,8 +91,12 @@ def expand(overrides: list[str], config_dir: Path = CONF_DIR) -> list[Config]:
 def _needs_compose(key: str, override, config_dir: Path) -> bool:
     """Config-group choices (model=..., data=...) and +/~ edits go through Hydra; plain
     value sweeps are assigned to one composed config, which is much faster."""
-    return (config_dir / key).is_dir() or override.is_add() or override.is_delete() \
+    return (
+        (config_dir / key).is_dir()
+        or override.is_add()
+        or override.is_delete()
         or override.is_force_add()
+    )
 
 
 def _assign(node, assignment):
@@ -102,4 +109,3 @@ def _assign(node, assignment):
         except OmegaConfBaseException as error:
             raise ConfigError(key, str(error).splitlines()[0]) from None
     return copy
-

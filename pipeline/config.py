@@ -166,8 +166,9 @@ def config_from_dict(raw: dict, cls: type = Config):
     values = {}
     for name, value in raw.items():
         current = getattr(default, name)
-        values[name] = (config_from_dict(value, type(current))
-                        if dataclasses.is_dataclass(current) else value)
+        values[name] = (
+            config_from_dict(value, type(current)) if dataclasses.is_dataclass(current) else value
+        )
     return cls(**values)
 
 

@@ -19,22 +19,30 @@ ID_LENGTH = 12
 
 
 # Step strings, hashed in one spelling so "0ep" and "0it" are the same run.
-STEP_FIELDS = {("train", "duration"), ("train", "warmup"), ("train", "eval_every"),
-               ("train", "milestones"), ("prune", "rewind")}
+STEP_FIELDS = {
+    ("train", "duration"),
+    ("train", "warmup"),
+    ("train", "eval_every"),
+    ("train", "milestones"),
+    ("prune", "rewind"),
+}
 
 
-def _non_default(value: Any, default: Any, path: tuple[str, ...],
-                 ignored: frozenset[tuple[str, ...]]) -> dict[str, Any] | None:
+def _non_default(
+    value: Any, default: Any, path: tuple[str, ...], ignored: frozenset[tuple[str, ...]]
+) -> dict[str, Any] | None:
     if path in ignored or any(path[: len(skip)] == skip for skip in BOOKKEEPING):
         return None
     if path in STEP_FIELDS:
-        value = ([canonical_step(v) for v in value] if isinstance(value, list)
-                 else canonical_step(value))
+        value = (
+            [canonical_step(v) for v in value] if isinstance(value, list) else canonical_step(value)
+        )
     if dataclasses.is_dataclass(value):
         out = {}
         for f in dataclasses.fields(value):
-            sub = _non_default(getattr(value, f.name), getattr(default, f.name),
-                               (*path, f.name), ignored)
+            sub = _non_default(
+                getattr(value, f.name), getattr(default, f.name), (*path, f.name), ignored
+            )
             if sub is not None:
                 out[f.name] = sub
         return out or None
@@ -56,5 +64,6 @@ def run_id(cfg: Config) -> str:
 
 def source_config(cfg: Config) -> Config:
     """A control's source: the same run without the control (and trained at every level)."""
-    return dataclasses.replace(cfg, prune=dataclasses.replace(cfg.prune, control="none",
-                                                              train_levels=None))
+    return dataclasses.replace(
+        cfg, prune=dataclasses.replace(cfg.prune, control="none", train_levels=None)
+    )

@@ -24,8 +24,9 @@ def _fsync_dir(directory: Path) -> None:
         os.close(fd)
 
 
-def atomic_write(path: Path, write: Callable[[Any], None], binary: bool = True,
-                 durable: bool = True) -> None:
+def atomic_write(
+    path: Path, write: Callable[[Any], None], binary: bool = True, durable: bool = True
+) -> None:
     """Write through `write(handle)` to a temp file beside `path`, fsync, then rename.
 
     durable=False skips the fsyncs: the file is still replaced whole (a crash of this
@@ -59,8 +60,9 @@ def load_tensors(path: Path, device: str | torch.device = "cpu") -> dict:
 
 
 def save_json(path: Path, payload: Any, durable: bool = True) -> None:
-    atomic_write(path, lambda handle: json.dump(payload, handle, indent=1), binary=False,
-                 durable=durable)
+    atomic_write(
+        path, lambda handle: json.dump(payload, handle, indent=1), binary=False, durable=durable
+    )
 
 
 def load_json(path: Path) -> Any:

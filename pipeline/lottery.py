@@ -42,7 +42,8 @@ def mask_generator(seed: int, level: int, salt: int) -> torch.Generator:
     """Mask draws of a run (salt 0: its method; 1: its control), independent of every other
     (seed, level, salt): the salt enters through its own odd multiplier."""
     return torch.Generator().manual_seed(
-        epoch_seed(seed, level, 0x6D61736B + salt * 0xD1B54A32D192ED03))
+        epoch_seed(seed, level, 0x6D61736B + salt * 0xD1B54A32D192ED03)
+    )
 
 
 def reinit_seed(seed: int) -> int:
@@ -76,16 +77,20 @@ class Run:
         if self.control:
             return 1
         prune = self.cfg.prune
-        skips = (not METHODS[prune.method].uses_dense and prune.retrain == "rewind"
-                 and parse_step(prune.rewind, 1) == 0)
+        skips = (
+            not METHODS[prune.method].uses_dense
+            and prune.retrain == "rewind"
+            and parse_step(prune.rewind, 1) == 0
+        )
         return 1 if skips else 0
 
     @property
     def planned_levels(self) -> list[int]:
         """The levels this run trains: all from `first_level` on, or `prune.train_levels`."""
         chosen = self.cfg.prune.train_levels
-        return [lv for lv in range(self.first_level, self.levels + 1)
-                if chosen is None or lv in chosen]
+        return [
+            lv for lv in range(self.first_level, self.levels + 1) if chosen is None or lv in chosen
+        ]
 
     def pending_levels(self) -> list[int]:
         done = set(self.paths.completed_levels())
@@ -98,8 +103,11 @@ def link_runs(configs: list[Config], layout: Layout) -> list[Run]:
     for cfg in configs:
         known = runs.setdefault(run_id(cfg), Run(cfg, layout.run(run_id(cfg))))
         if known.cfg != cfg:
-            raise ConfigError("sweep", f"run {known.id} appears twice with different "
-                              "bookkeeping (levels, paths or launcher): sweep only one value")
+            raise ConfigError(
+                "sweep",
+                f"run {known.id} appears twice with different "
+                "bookkeeping (levels, paths or launcher): sweep only one value",
+            )
     for run in list(runs.values()):
         if run.control:
             src = source_config(run.cfg)
@@ -110,8 +118,9 @@ def link_runs(configs: list[Config], layout: Layout) -> list[Run]:
 class Reporter:
     """Progress callbacks; the launcher shows them, the default ignores them."""
 
-    def level_started(self, level: int, runs: list[Run], start: int, end: int,
-                      iterations_per_epoch: int) -> None: ...
+    def level_started(
+        self, level: int, runs: list[Run], start: int, end: int, iterations_per_epoch: int
+    ) -> None: ...
 
     def evaluated(self, iteration: int, accuracy: torch.Tensor) -> None: ...
 
@@ -130,9 +139,17 @@ class _LevelHooks(Hooks):
             return
         self.status_written = now
         for run in self.runs:
-            save_json(run.paths.status, {"state": "running", "level": self.level,
-                                         "iteration": iteration, "of": self.end,
-                                         "updated": now}, durable=False)
+            save_json(
+                run.paths.status,
+                {
+                    "state": "running",
+                    "level": self.level,
+                    "iteration": iteration,
+                    "of": self.end,
+                    "updated": now,
+                },
+                durable=False,
+            )
 
     def on_checkpoint(self, iteration: int, members: list[Member]) -> None:
         for run, member in zip(self.runs, members):
@@ -150,16 +167,21 @@ class _LevelHooks(Hooks):
 
 class CohortDriver:
     def __init__(
-        self, runs: list[Run], data: TensorDataset, device: torch.device,
-        reporter: Reporter | None = None, should_stop: Callable[[], bool] = lambda: False,
+        self,
+        runs: list[Run],
+        data: TensorDataset,
+        device: torch.device,
+        reporter: Reporter | None = None,
+        should_stop: Callable[[], bool] = lambda: False,
     ):
         self.runs, self.data, self.device = runs, data, device
         self.reporter = reporter or Reporter()
         self.should_stop = should_stop
         cfg = runs[0].cfg
         self.model, self.train_cfg = cfg.model.name, cfg.train
-        self.ipe = iterations_per_epoch(len(data.y_train), cfg.train.batch_size,
-                                        cfg.train.drop_last)
+        self.ipe = iterations_per_epoch(
+            len(data.y_train), cfg.train.batch_size, cfg.train.drop_last
+        )
         self.total = parse_step(cfg.train.duration, self.ipe)
         self.rewind_at = parse_step(cfg.prune.rewind, self.ipe)
         self.retrain = cfg.prune.retrain
@@ -197,15 +219,26 @@ class CohortDriver:
             source_mask = load_tensors(run.source.paths.level(level).mask)
             mask = run.control.derive_mask(source_mask, mask_generator(run.cfg.seed, level, 1))
         else:
-            previous = (load_tensors(run.paths.level(level - 1).mask) if level > 1
-                        else full_masks(self.shapes))
+            previous = (
+                load_tensors(run.paths.level(level - 1).mask)
+                if level > 1
+                else full_masks(self.shapes)
+            )
             ctx = PruneContext(
-                level=level, rung=ladder(run.cfg.prune)[level - 1], names=self.names,
-                scope=run.cfg.prune.scope, previous_mask=previous,
-                trained=lambda lv: self._trained(run, lv), shapes=self.shapes,
-                generator=mask_generator(run.cfg.seed, level, 0), model=self.model,
-                data=self.data, rewind_state=lambda: self._rewind_state(run), seed=run.cfg.seed,
-                config=run.cfg.prune, dataset=run.cfg.data.name,
+                level=level,
+                rung=ladder(run.cfg.prune)[level - 1],
+                names=self.names,
+                scope=run.cfg.prune.scope,
+                previous_mask=previous,
+                trained=lambda lv: self._trained(run, lv),
+                shapes=self.shapes,
+                generator=mask_generator(run.cfg.seed, level, 0),
+                model=self.model,
+                data=self.data,
+                rewind_state=lambda: self._rewind_state(run),
+                seed=run.cfg.seed,
+                config=run.cfg.prune,
+                dataset=run.cfg.data.name,
             )
             mask = METHODS[run.cfg.prune.method].build(ctx)
         save_tensors(path, mask)
@@ -233,8 +266,14 @@ class CohortDriver:
         if level > 0 and self.retrain == "finetune":
             lr = constant(lr(self.total - 1))
         return LevelPlan(
-            self.model, self.train_cfg, level, start, self.total, lr,
-            augment=self.runs[0].cfg.data.augment, eval_every=self.eval_every,
+            self.model,
+            self.train_cfg,
+            level,
+            start,
+            self.total,
+            lr,
+            augment=self.runs[0].cfg.data.augment,
+            eval_every=self.eval_every,
             optimizer_impl=self.runs[0].cfg.launcher.optimizer_impl,
             channels_last=self.runs[0].cfg.launcher.channels_last,
             checkpoint_every=self.checkpoint_every,
@@ -258,8 +297,9 @@ class CohortDriver:
                 group = list(group)
                 self._train([r for r, _ in group], [m for _, m in group], level)
         for run in self.runs:
-            save_json(run.paths.status, {"state": "done", "level": run.levels,
-                                         "updated": time.time()})
+            save_json(
+                run.paths.status, {"state": "done", "level": run.levels, "updated": time.time()}
+            )
 
     def _train(self, runs: list[Run], members: list[Member], level: int) -> None:
         plan = self._plan(level)
@@ -272,20 +312,33 @@ class CohortDriver:
         ]
         self.reporter.level_finished(level, runs, metrics)
 
-    def _finish(self, run: Run, level: int, mask: Masks | None, result: MemberResult,
-                plan: LevelPlan, cohort: int) -> dict:
+    def _finish(
+        self,
+        run: Run,
+        level: int,
+        mask: Masks | None,
+        result: MemberResult,
+        plan: LevelPlan,
+        cohort: int,
+    ) -> dict:
         paths = run.paths.level(level)
         mask = mask or full_masks(self.shapes)
         best = min(result.evaluations, key=lambda e: e["test_loss"])
         final = result.evaluations[-1]
         metrics = {
-            "run_id": run.id, "level": level, "density": density(mask),
+            "run_id": run.id,
+            "level": level,
+            "density": density(mask),
             "layer_density": layer_densities(mask),
-            "test_accuracy": final["test_accuracy"], "test_loss": final["test_loss"],
+            "test_accuracy": final["test_accuracy"],
+            "test_loss": final["test_loss"],
             "best_accuracy": max(e["test_accuracy"] for e in result.evaluations),
-            "best_iteration": best["iteration"], "early_stop_accuracy": best["test_accuracy"],
-            "iterations": plan.end - plan.start, "seconds": result.seconds,
-            "cohort_size": cohort, "evaluations": result.evaluations,
+            "best_iteration": best["iteration"],
+            "early_stop_accuracy": best["test_accuracy"],
+            "iterations": plan.end - plan.start,
+            "seconds": result.seconds,
+            "cohort_size": cohort,
+            "evaluations": result.evaluations,
         }
         if level == 0:
             save_tensors(paths.mask, mask)

@@ -46,13 +46,24 @@ def level_rows(manifest: Manifest) -> pd.DataFrame:
     variant = variants(configs)
     rows = []
     for run_id, cfg in configs.items():
-        label = " ".join(filter(None, [method_label(cfg.prune.method, cfg.prune.control),
-                                       variant[run_id]]))
-        base = {"run_id": run_id, "experiment": f"{cfg.model.name}/{cfg.data.name}",
-                "label": label, "seed": cfg.seed}
-        rows += [{**base, "level": m["level"], "density": m["density"],
-                  "test_accuracy": m["test_accuracy"]}
-                 for m in level_metrics(manifest.layout.run(run_id))]
+        label = " ".join(
+            filter(None, [method_label(cfg.prune.method, cfg.prune.control), variant[run_id]])
+        )
+        base = {
+            "run_id": run_id,
+            "experiment": f"{cfg.model.name}/{cfg.data.name}",
+            "label": label,
+            "seed": cfg.seed,
+        }
+        rows += [
+            {
+                **base,
+                "level": m["level"],
+                "density": m["density"],
+                "test_accuracy": m["test_accuracy"],
+            }
+            for m in level_metrics(manifest.layout.run(run_id))
+        ]
     return pd.DataFrame(rows)
 
 
@@ -71,10 +82,13 @@ def summary_table(levels: pd.DataFrame) -> Table:
     for column in columns:
         table.add_column(column, justify="right")
     for level, rows in stats.groupby("level"):
-        cells = {r.column: f"{r.accuracy:.3f} ± {0 if pd.isna(r.std) else r.std:.3f} "
-                 f"(n={r.seeds})" for r in rows.itertuples()}
-        table.add_row(str(level), f"{rows.density.mean():.4f}",
-                      *[cells.get(c, "-") for c in columns])
+        cells = {
+            r.column: f"{r.accuracy:.3f} ± {0 if pd.isna(r.std) else r.std:.3f} (n={r.seeds})"
+            for r in rows.itertuples()
+        }
+        table.add_row(
+            str(level), f"{rows.density.mean():.4f}", *[cells.get(c, "-") for c in columns]
+        )
     return table
 
 
@@ -96,8 +110,12 @@ def per_seed_table(levels: pd.DataFrame) -> Table:
 def markdown(table: Table) -> str:
     headers = [c.header for c in table.columns]
     rows = list(zip(*[c._cells for c in table.columns]))
-    lines = [f"### {table.title}", "", "| " + " | ".join(headers) + " |",
-             "|" + "---|" * len(headers)]
+    lines = [
+        f"### {table.title}",
+        "",
+        "| " + " | ".join(headers) + " |",
+        "|" + "---|" * len(headers),
+    ]
     lines += ["| " + " | ".join(str(v) for v in row) + " |" for row in rows]
     return "\n".join(lines) + "\n"
 

@@ -55,8 +55,7 @@ def validate(cfg: Config) -> None:
         raise ConfigError("model.name", f"{model.name} needs [C, *spatial] inputs")
     if cfg.data.augment and len(data.input_shape) != 3:
         raise ConfigError("data.augment", "crop-and-flip augmentation needs 2-D images")
-    ipe = iterations_per_epoch(data.train_size, max(cfg.train.batch_size, 1),
-                               cfg.train.drop_last)
+    ipe = iterations_per_epoch(data.train_size, max(cfg.train.batch_size, 1), cfg.train.drop_last)
     _check_train(cfg, ipe)
     _check_prune(cfg, ipe)
     check_launcher(cfg.launcher)
@@ -68,11 +67,23 @@ def check_launcher(launcher: LauncherConfig) -> None:
 
     _choice("launcher.name", launcher.name, _launchers())
     if launcher.require_account and not launcher.account:
-        raise ConfigError("launcher.account", "this site charges every job to an allocation: "
-                          "export LTH_ACCOUNT=<project id> (the site presets read it) or pass "
-                          "launcher.account=<project id>")
-    for key in ("cohort_size", "gpus_per_node", "array_parallelism", "mem_gb", "max_timeouts",
-                "threads", "workers", "gpu_memory_gb", "status_every"):
+        raise ConfigError(
+            "launcher.account",
+            "this site charges every job to an allocation: "
+            "export LTH_ACCOUNT=<project id> (the site presets read it) or pass "
+            "launcher.account=<project id>",
+        )
+    for key in (
+        "cohort_size",
+        "gpus_per_node",
+        "array_parallelism",
+        "mem_gb",
+        "max_timeouts",
+        "threads",
+        "workers",
+        "gpu_memory_gb",
+        "status_every",
+    ):
         if getattr(launcher, key) < 0:
             raise ConfigError(f"launcher.{key}", f"{getattr(launcher, key)} must be >= 0")
     for key in ("cpus_per_task", "reduce_ranks", "stale_after"):
@@ -85,8 +96,10 @@ def check_launcher(launcher: LauncherConfig) -> None:
         except ValueError as error:
             raise ConfigError(f"launcher.{key}", str(error)) from None
     if not 0 <= launcher.signal_margin < seconds["walltime"]:
-        raise ConfigError("launcher.signal_margin", f"{launcher.signal_margin} s must lie in "
-                          f"[0, walltime = {seconds['walltime']} s)")
+        raise ConfigError(
+            "launcher.signal_margin",
+            f"{launcher.signal_margin} s must lie in [0, walltime = {seconds['walltime']} s)",
+        )
 
 
 def _check_train(cfg: Config, ipe: int) -> None:
@@ -115,8 +128,11 @@ def _check_prior(prune) -> None:
     from pipeline.prior import COMPONENTS
 
     if not prune.prior_store or not Path(prune.prior_store).is_file():
-        raise ConfigError("prune.prior_store", f"{prune.prior_store!r} is not a feature store "
-                          "file; `prior` learns from one (make it with `lth reduce`)")
+        raise ConfigError(
+            "prune.prior_store",
+            f"{prune.prior_store!r} is not a feature store "
+            "file; `prior` learns from one (make it with `lth reduce`)",
+        )
     for index, name in enumerate(prune.prior_components):
         _choice(f"prune.prior_components[{index}]", name, COMPONENTS)
 
@@ -128,8 +144,9 @@ def _check_ladder(key: str, values: list[float]) -> None:
         if not 0 < value <= 1:
             raise ConfigError(f"{key}[{index}]", f"density {value} is outside (0, 1]")
         if value > previous:
-            raise ConfigError(f"{key}[{index}]",
-                              f"density {value} is above the level before ({previous})")
+            raise ConfigError(
+                f"{key}[{index}]", f"density {value} is above the level before ({previous})"
+            )
         previous = value
 
 
@@ -141,14 +158,18 @@ def _check_transfer(cfg: Config) -> None:
 
     prune = cfg.prune
     if not prune.transfer_store or not Path(prune.transfer_store).is_file():
-        raise ConfigError("prune.transfer_store", f"{prune.transfer_store!r} is not a feature "
-                          "store file; `transfer` reads a ticket's masks from one")
+        raise ConfigError(
+            "prune.transfer_store",
+            f"{prune.transfer_store!r} is not a feature "
+            "store file; `transfer` reads a ticket's masks from one",
+        )
     if prune.transfer_dataset is not None:
         _choice("prune.transfer_dataset", prune.transfer_dataset, DATASETS)
     seed = cfg.seed if prune.transfer_seed is None else prune.transfer_seed
     try:
-        ticket_run(prune.transfer_store, cfg.model.name, prune.transfer_dataset or cfg.data.name,
-                   seed)
+        ticket_run(
+            prune.transfer_store, cfg.model.name, prune.transfer_dataset or cfg.data.name, seed
+        )
     except PriorError as error:
         raise ConfigError("prune.transfer_store", str(error)) from None
 
@@ -168,32 +189,43 @@ def _check_prune(cfg: Config, ipe: int) -> None:
     if prune.densities is not None:
         _check_ladder("prune.densities", prune.densities)
         if prune.levels is not None and prune.levels > len(prune.densities):
-            raise ConfigError("prune.levels", f"{prune.levels} levels but only "
-                              f"{len(prune.densities)} densities")
+            raise ConfigError(
+                "prune.levels", f"{prune.levels} levels but only {len(prune.densities)} densities"
+            )
     if prune.train_levels is not None:
         if prune.control == "none":
-            raise ConfigError("prune.train_levels", "only a control may skip levels (a ticket's "
-                              "level L is pruned from its level L-1)")
+            raise ConfigError(
+                "prune.train_levels",
+                "only a control may skip levels (a ticket's level L is pruned from its level L-1)",
+            )
         for index, level in enumerate(prune.train_levels):
             if not 1 <= level <= level_count(prune):
-                raise ConfigError(f"prune.train_levels[{index}]", f"level {level} is not one "
-                                  f"of the run's levels 1..{level_count(prune)}")
+                raise ConfigError(
+                    f"prune.train_levels[{index}]",
+                    f"level {level} is not one of the run's levels 1..{level_count(prune)}",
+                )
     if prune.output_densities is not None:
         if prune.densities is None or len(prune.output_densities) != len(prune.densities):
-            raise ConfigError("prune.output_densities",
-                              "needs prune.densities, with one output density per rung")
+            raise ConfigError(
+                "prune.output_densities", "needs prune.densities, with one output density per rung"
+            )
         _check_ladder("prune.output_densities", prune.output_densities)
     total = parse_step(cfg.train.duration, ipe)
     rewind = _step("prune.rewind", prune.rewind, ipe)
     if rewind >= total:
-        raise ConfigError("prune.rewind", f"rewind point {prune.rewind} ({rewind} iterations) "
-                          f"is not before the end of training ({cfg.train.duration} = {total})")
+        raise ConfigError(
+            "prune.rewind",
+            f"rewind point {prune.rewind} ({rewind} iterations) "
+            f"is not before the end of training ({cfg.train.duration} = {total})",
+        )
     if prune.method == "prior":
         _check_prior(prune)
     if prune.method == "transfer":
         _check_transfer(cfg)
     if prune.scope != "global" and prune.method not in MAGNITUDE_METHODS:
-        raise ConfigError("prune.scope", f"{prune.method} does not rank by magnitude; "
-                          "scope applies to imp and oneshot only")
+        raise ConfigError(
+            "prune.scope",
+            f"{prune.method} does not rank by magnitude; scope applies to imp and oneshot only",
+        )
     if prune.control == "reinit" and prune.retrain != "rewind":
         raise ConfigError("prune.control", "reinit needs prune.retrain=rewind")

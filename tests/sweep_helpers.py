@@ -16,9 +16,16 @@ from pipeline.io import load_json, load_tensors
 from pipeline.launch.manifest import Manifest
 from pipeline.paths import SweepPaths
 
-TINY = ["sweep=none", "launcher.status_every=0",
-        "prune.levels=1", "train.duration=2ep", "launcher.cohort_size=1",
-        "launcher.threads=1", "progress=false", "seed=0,1"]
+TINY = [
+    "sweep=none",
+    "launcher.status_every=0",
+    "prune.levels=1",
+    "train.duration=2ep",
+    "launcher.cohort_size=1",
+    "launcher.threads=1",
+    "progress=false",
+    "seed=0,1",
+]
 
 
 def lth_cluster(*argv: str) -> int:
@@ -51,9 +58,11 @@ def results(root: Path, run_id: str) -> dict:
     """Per level of a run: its mask, final weights and every evaluation's accuracy."""
     run = root / "runs" / run_id
     return {
-        level.name: (load_tensors(level / "mask.pt"), load_tensors(level / "final.pt"),
-                     [e["test_accuracy"] for e in load_json(level / "metrics.json")
-                      ["evaluations"]])
+        level.name: (
+            load_tensors(level / "mask.pt"),
+            load_tensors(level / "final.pt"),
+            [e["test_accuracy"] for e in load_json(level / "metrics.json")["evaluations"]],
+        )
         for level in sorted(run.glob("level_*"))
     }
 
@@ -67,8 +76,9 @@ def assert_same_results(a: dict, b: dict, levels: int | None = None) -> None:
         assert all(torch.equal(final_a[n], final_b[n]) for n in final_a), level
 
 
-def wait_for(predicate: Callable, timeout: float, what: str,
-             describe: Callable[[], str] = lambda: ""):
+def wait_for(
+    predicate: Callable, timeout: float, what: str, describe: Callable[[], str] = lambda: ""
+):
     """Poll until `predicate()` is truthy; on timeout fail with `describe()` appended."""
     end = time.time() + timeout
     while time.time() < end:

@@ -17,32 +17,36 @@ from pipeline.io import load_json, load_tensors
 TINY = ["sweep=none", "train.duration=3ep", "prune.levels=1", "launcher.threads=1"]
 
 
-@pytest.mark.parametrize("override, key", [
-    ("model=no_such_net", "model"),
-    ("model.name=no_such_net", "model.name"),
-    ("prune.densities=[0.5,1.5]", "prune.densities[1]"),
-    ("prune.densities=[0.5,0]", "prune.densities[1]"),
-    ("prune.densities=[0.5,0.2] prune.output_densities=[0.6]", "prune.output_densities"),
-    ("prune.densities=[0.5,0.2] prune.output_densities=[0.6,0.7]", "prune.output_densities[1]"),
-    ("prune.rewind=200ep", "prune.rewind"),
-    ("prune.train_levels=[1]", "prune.train_levels"),
-    ("prune.control=shuffle prune.train_levels=[2]", "prune.train_levels[0]"),
-    ("prune.levels=-1", "prune.levels"),
-    ("data=mnist data.root=/no/such/dir", "data.root"),
-    ("data=cifar10", "data.root"),
-    ("prune.fraction=1.0", "prune.fraction"),
-    ("train.optimizer=adagrad", "train.optimizer"),
-    ("prune.control=reinit prune.retrain=finetune", "prune.control"),
-    ("prune.levels=abc", "prune.levels"),
-    ("launcher.status_every=-1", "launcher.status_every"),
-    ("launcher.gpu_memory_gb=-4", "launcher.gpu_memory_gb"),
-    ("launcher.workers=-1", "launcher.workers"),
-    ("train.precision=fp8", "train.precision"),
-    ("launcher.optimizer_impl=magic", "launcher.optimizer_impl"),
-    ("prune.method=snip prune.scope=layerwise", "prune.scope"),
-])
+@pytest.mark.parametrize(
+    "override, key",
+    [
+        ("model=no_such_net", "model"),
+        ("model.name=no_such_net", "model.name"),
+        ("prune.densities=[0.5,1.5]", "prune.densities[1]"),
+        ("prune.densities=[0.5,0]", "prune.densities[1]"),
+        ("prune.densities=[0.5,0.2] prune.output_densities=[0.6]", "prune.output_densities"),
+        ("prune.densities=[0.5,0.2] prune.output_densities=[0.6,0.7]", "prune.output_densities[1]"),
+        ("prune.rewind=200ep", "prune.rewind"),
+        ("prune.train_levels=[1]", "prune.train_levels"),
+        ("prune.control=shuffle prune.train_levels=[2]", "prune.train_levels[0]"),
+        ("prune.levels=-1", "prune.levels"),
+        ("data=mnist data.root=/no/such/dir", "data.root"),
+        ("data=cifar10", "data.root"),
+        ("prune.fraction=1.0", "prune.fraction"),
+        ("train.optimizer=adagrad", "train.optimizer"),
+        ("prune.control=reinit prune.retrain=finetune", "prune.control"),
+        ("prune.levels=abc", "prune.levels"),
+        ("launcher.status_every=-1", "launcher.status_every"),
+        ("launcher.gpu_memory_gb=-4", "launcher.gpu_memory_gb"),
+        ("launcher.workers=-1", "launcher.workers"),
+        ("train.precision=fp8", "train.precision"),
+        ("launcher.optimizer_impl=magic", "launcher.optimizer_impl"),
+        ("prune.method=snip prune.scope=layerwise", "prune.scope"),
+    ],
+)
 def test_bad_configs_fail_before_training_with_one_line_naming_the_key(
-        tmp_path, capsys, override, key):
+    tmp_path, capsys, override, key
+):
     code = main(["sweep", *TINY, f"out={tmp_path}", *override.split()])
     err = capsys.readouterr().err.strip()
     assert code == 2
@@ -52,8 +56,18 @@ def test_bad_configs_fail_before_training_with_one_line_naming_the_key(
 
 
 def test_sweep_writes_a_manifest_and_cohorts(tmp_path):
-    code = main(["sweep", *TINY, f"out={tmp_path}", "seed=0,1,2", "prune.control=none,reinit",
-                 "sweep.name=s", "launcher.cohort_size=4", "--dry-run"])
+    code = main(
+        [
+            "sweep",
+            *TINY,
+            f"out={tmp_path}",
+            "seed=0,1,2",
+            "prune.control=none,reinit",
+            "sweep.name=s",
+            "launcher.cohort_size=4",
+            "--dry-run",
+        ]
+    )
     assert code == 0
     manifest = load_json(tmp_path / "sweeps" / "s" / "manifest.json")
     assert len(manifest["runs"]) == 6
@@ -65,9 +79,13 @@ def test_sweep_writes_a_manifest_and_cohorts(tmp_path):
 
 
 def _lth(*args, cwd):
-    return subprocess.Popen([sys.executable, "-m", "pipeline.cli", *args], cwd=cwd,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                            env={**os.environ, "OMP_NUM_THREADS": "1"})
+    return subprocess.Popen(
+        [sys.executable, "-m", "pipeline.cli", *args],
+        cwd=cwd,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        env={**os.environ, "OMP_NUM_THREADS": "1"},
+    )
 
 
 def _results(root: Path) -> dict:
@@ -75,15 +93,27 @@ def _results(root: Path) -> dict:
     for metrics in sorted(root.glob("runs/*/level_*/metrics.json")):
         m = load_json(metrics)
         mask = load_tensors(metrics.parent / "mask.pt")
-        out[(m["run_id"], m["level"])] = (m["density"], m["test_accuracy"], m["best_iteration"],
-                                          {n: t.tolist() for n, t in mask.items()})
+        out[(m["run_id"], m["level"])] = (
+            m["density"],
+            m["test_accuracy"],
+            m["best_iteration"],
+            {n: t.tolist() for n, t in mask.items()},
+        )
     return out
 
 
 @pytest.mark.slow
 def test_kill_minus_9_mid_level_then_resume_matches_an_uninterrupted_sweep(tmp_path):
-    args = ["sweep", "sweep=none", "seed=0,1", "prune.control=none,shuffle",
-            "train.duration=12ep", "prune.levels=2", "prune.fraction=0.5", "launcher.threads=1"]
+    args = [
+        "sweep",
+        "sweep=none",
+        "seed=0,1",
+        "prune.control=none,shuffle",
+        "train.duration=12ep",
+        "prune.levels=2",
+        "prune.fraction=0.5",
+        "launcher.threads=1",
+    ]
     reference = _lth(*args, f"out={tmp_path / 'a'}", cwd=tmp_path)
     victim = _lth(*args, f"out={tmp_path / 'b'}", cwd=tmp_path)
     deadline = time.time() + 120
@@ -109,8 +139,15 @@ def test_kill_minus_9_mid_level_then_resume_matches_an_uninterrupted_sweep(tmp_p
 
 
 def test_local_workers_run_cohorts_in_parallel_processes_with_the_same_results(tmp_path):
-    args = ["sweep", "sweep=none", "seed=0,1", "train.duration=2ep", "prune.levels=1",
-            "launcher.cohort_size=1", "launcher.threads=1"]
+    args = [
+        "sweep",
+        "sweep=none",
+        "seed=0,1",
+        "train.duration=2ep",
+        "prune.levels=1",
+        "launcher.cohort_size=1",
+        "launcher.threads=1",
+    ]
     assert main([*args, f"out={tmp_path / 'one'}"]) == 0
     assert main([*args, f"out={tmp_path / 'two'}", "launcher.workers=2"]) == 0
     logs = sorted((tmp_path / "two" / "sweeps" / "default" / "logs").glob("local-*.log"))

@@ -45,7 +45,8 @@ def test_member_outputs_equal_the_plain_model(name):
     # Export gives the plain model's names and shapes.
     exported = member_state(cohort.state_dict(), 3, 1)
     assert {k: v.shape for k, v in exported.items()} == {
-        k: v.shape for k, v in plain.state_dict().items()}
+        k: v.shape for k, v in plain.state_dict().items()
+    }
     assert prunable_names(cohort) == prunable_names(plain)
 
 
@@ -60,15 +61,19 @@ def test_cohort_member_follows_the_same_trajectory_as_alone(mnist1d):
         return {n: torch.rand(state[n].shape, generator=gen) < 0.5 for n in names}
 
     masks = [mask(s) for s in range(4)]
-    members = [Member(s, initial_state("mnist1d_mlp", (1, 40), 10, s), masks[s])
-               for s in range(4)]
+    members = [Member(s, initial_state("mnist1d_mlp", (1, 40), 10, s), masks[s]) for s in range(4)]
     together = CohortTrainer(_plan(train, 300), members, mnist1d, CPU).run()
-    alone = CohortTrainer(_plan(train, 300), [
-        Member(2, initial_state("mnist1d_mlp", (1, 40), 10, 2), masks[2])], mnist1d, CPU).run()
+    alone = CohortTrainer(
+        _plan(train, 300),
+        [Member(2, initial_state("mnist1d_mlp", (1, 40), 10, 2), masks[2])],
+        mnist1d,
+        CPU,
+    ).run()
     for key, value in alone[0].state.items():
         assert torch.allclose(together[2].state[key], value, rtol=1e-5, atol=1e-6), key
     assert [e["test_accuracy"] for e in together[2].evaluations] == pytest.approx(
-        [e["test_accuracy"] for e in alone[0].evaluations], abs=2e-3)
+        [e["test_accuracy"] for e in alone[0].evaluations], abs=2e-3
+    )
     # and the weights really moved
     start = initial_state("mnist1d_mlp", (1, 40), 10, 2)
     assert (alone[0].state["fc1.weight"] - start["fc1.weight"]).abs().max() > 0.05
@@ -76,8 +81,7 @@ def test_cohort_member_follows_the_same_trajectory_as_alone(mnist1d):
 
 def test_k1_cohort_matches_a_plain_module_trained_by_hand(mnist1d):
     """The cohort loop with K=1 equals an ordinary nn.Module + SGD loop on the same batches."""
-    train = TrainConfig(optimizer="sgd", lr=0.05, momentum=0.9, weight_decay=1e-4,
-                        batch_size=100)
+    train = TrainConfig(optimizer="sgd", lr=0.05, momentum=0.9, weight_decay=1e-4, batch_size=100)
     start = initial_state("mnist1d_mlp", (1, 40), 10, 11)
     result = CohortTrainer(_plan(train, 200), [Member(11, start)], mnist1d, CPU).run()[0]
 

@@ -64,9 +64,12 @@ def _cifar_dir(tmp_path):
     folder.mkdir()
     rng = np.random.default_rng(1)
     for name in [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"]:
-        batch = {b"batch_label": name.encode(), b"labels": list(rng.integers(0, 10, 4)),
-                 b"data": rng.integers(0, 256, (4, 3072)).astype(np.uint8),
-                 b"filenames": [b"a.png"] * 4}
+        batch = {
+            b"batch_label": name.encode(),
+            b"labels": list(rng.integers(0, 10, 4)),
+            b"data": rng.integers(0, 256, (4, 3072)).astype(np.uint8),
+            b"filenames": [b"a.png"] * 4,
+        }
         with open(folder / name, "wb") as handle:
             pickle.dump(batch, handle, protocol=2)
     return folder
@@ -128,8 +131,10 @@ def test_epoch_plan_is_a_function_of_seed_level_epoch_only():
 FASHION = "/usr/share/datasets/fashion-mnist"
 
 
-@pytest.mark.skipif(not __import__("os").path.isdir(FASHION),
-                    reason="Debian's dataset-fashion-mnist is not installed (.ci/run installs it)")
+@pytest.mark.skipif(
+    not __import__("os").path.isdir(FASHION),
+    reason="Debian's dataset-fashion-mnist is not installed (.ci/run installs it)",
+)
 def test_fashion_mnist_from_the_debian_package():
     data = load_dataset("fashion_mnist")
     assert data.x_train.shape == (60000, 1, 28, 28) and data.x_test.shape == (10000, 1, 28, 28)

@@ -25,11 +25,14 @@ def data():
 
 
 def _configs(levels=2, controls=("none",), seeds=(0,), **prune):
-    base = Config(train=TRAIN, prune=PruneConfig(fraction=0.5, levels=levels,
-                                                 output_scale=0.5, **prune))
-    return [dataclasses.replace(base, seed=s,
-                                prune=dataclasses.replace(base.prune, control=c))
-            for s in seeds for c in controls]
+    base = Config(
+        train=TRAIN, prune=PruneConfig(fraction=0.5, levels=levels, output_scale=0.5, **prune)
+    )
+    return [
+        dataclasses.replace(base, seed=s, prune=dataclasses.replace(base.prune, control=c))
+        for s in seeds
+        for c in controls
+    ]
 
 
 def _drive(root, configs, data, **kwargs):
@@ -46,8 +49,11 @@ def _outcome(runs):
 
 
 def _masks(runs):
-    return {(run.id, lv): load_tensors(run.paths.level(lv).mask)
-            for run in runs for lv in run.paths.completed_levels()}
+    return {
+        (run.id, lv): load_tensors(run.paths.level(lv).mask)
+        for run in runs
+        for lv in run.paths.completed_levels()
+    }
 
 
 def test_imp_levels_prune_to_the_ladder_and_keep_pruned_weights_zero(tmp_path, data):
@@ -97,21 +103,25 @@ def test_controls_derive_from_the_source_ticket(tmp_path, data):
         assert any(not torch.equal(moved[n], ticket[n]) for n in ticket)
     src_rewind = load_tensors(source.paths.rewind)
     assert torch.equal(load_tensors(shuffle.paths.rewind)["fc1.weight"], src_rewind["fc1.weight"])
-    assert not torch.equal(load_tensors(reinit.paths.rewind)["fc1.weight"],
-                           src_rewind["fc1.weight"])
+    assert not torch.equal(
+        load_tensors(reinit.paths.rewind)["fc1.weight"], src_rewind["fc1.weight"]
+    )
 
 
 def test_a_control_trains_only_its_train_levels_with_the_same_results(tmp_path, data):
     full = _drive(tmp_path / "full", _configs(levels=3, controls=("none", "shuffle")), data)
     configs = _configs(levels=3, controls=("none", "shuffle"))
-    configs[1] = dataclasses.replace(configs[1], prune=dataclasses.replace(
-        configs[1].prune, train_levels=[2]))
+    configs[1] = dataclasses.replace(
+        configs[1], prune=dataclasses.replace(configs[1].prune, train_levels=[2])
+    )
     source, shuffle = _drive(tmp_path / "some", configs, data)
     assert source.paths.completed_levels() == [0, 1, 2, 3]
     assert shuffle.paths.completed_levels() == [2] and not shuffle.pending_levels()
     assert shuffle.id == full[1].id  # bookkeeping: the same run, fewer of its levels
-    assert level_metrics(shuffle.paths)[0]["test_accuracy"] == level_metrics(
-        full[1].paths)[1]["test_accuracy"]
+    assert (
+        level_metrics(shuffle.paths)[0]["test_accuracy"]
+        == level_metrics(full[1].paths)[1]["test_accuracy"]
+    )
 
 
 class _StopAfter:
@@ -151,8 +161,7 @@ def test_asking_for_more_levels_reuses_the_levels_done(tmp_path, data):
 
 
 @pytest.mark.parametrize("retrain", ["lr_rewind", "finetune"])
-def test_learning_rate_rewinding_and_finetuning_start_from_trained_weights(
-        tmp_path, data, retrain):
+def test_learning_rate_rewinding_and_finetuning_start_from_trained_weights(tmp_path, data, retrain):
     (run,) = _drive(tmp_path, _configs(levels=1, retrain=retrain), data)
     metrics = level_metrics(run.paths)
     # the retrained level starts from level 0's trained (then pruned) weights, so its
@@ -164,18 +173,24 @@ def test_learning_rate_rewinding_and_finetuning_start_from_trained_weights(
 
 
 def test_oneshot_and_random_methods_reach_the_same_densities(tmp_path, data):
-    configs = [dataclasses.replace(c, prune=dataclasses.replace(c.prune, method=m))
-               for c in _configs(levels=2) for m in ("imp", "oneshot", "random")]
+    configs = [
+        dataclasses.replace(c, prune=dataclasses.replace(c.prune, method=m))
+        for c in _configs(levels=2)
+        for m in ("imp", "oneshot", "random")
+    ]
     runs = _drive(tmp_path, configs, data)
-    densities = {r.cfg.prune.method: [round(m["density"], 3) for m in level_metrics(r.paths)]
-                 for r in runs}
+    densities = {
+        r.cfg.prune.method: [round(m["density"], 3) for m in level_metrics(r.paths)] for r in runs
+    }
     assert densities["oneshot"] == densities["imp"]
     # random pruning never looks at the dense network, so it does not train level 0
     assert densities["random"] == densities["imp"][1:]
     random = next(r for r in runs if r.cfg.prune.method == "random")
     imp = next(r for r in runs if r.cfg.prune.method == "imp")
-    assert torch.equal(load_tensors(random.paths.rewind)["fc1.weight"],
-                       load_tensors(imp.paths.rewind)["fc1.weight"])
+    assert torch.equal(
+        load_tensors(random.paths.rewind)["fc1.weight"],
+        load_tensors(imp.paths.rewind)["fc1.weight"],
+    )
     oneshot = next(r for r in runs if r.cfg.prune.method == "oneshot")
     dense = load_tensors(oneshot.paths.level(0).final)["fc2.weight"].abs()
     kept = load_tensors(oneshot.paths.level(1).mask)["fc2.weight"]
@@ -183,8 +198,10 @@ def test_oneshot_and_random_methods_reach_the_same_densities(tmp_path, data):
 
 
 def test_a_method_without_the_dense_net_still_trains_level_0_for_lr_rewinding(tmp_path, data):
-    configs = [dataclasses.replace(c, prune=dataclasses.replace(c.prune, method="random"))
-               for c in _configs(levels=1, retrain="lr_rewind")]
+    configs = [
+        dataclasses.replace(c, prune=dataclasses.replace(c.prune, method="random"))
+        for c in _configs(levels=1, retrain="lr_rewind")
+    ]
     (run,) = _drive(tmp_path, configs, data)
     assert run.first_level == 0 and run.paths.completed_levels() == [0, 1]
 
@@ -192,8 +209,11 @@ def test_a_method_without_the_dense_net_still_trains_level_0_for_lr_rewinding(tm
 def test_control_and_method_draws_do_not_repeat_across_seeds():
     from pipeline.lottery import mask_generator
 
-    draws = {(seed, salt): torch.randperm(1000, generator=mask_generator(seed, 3, salt))
-             for seed in range(4) for salt in (0, 1)}
+    draws = {
+        (seed, salt): torch.randperm(1000, generator=mask_generator(seed, 3, salt))
+        for seed in range(4)
+        for salt in (0, 1)
+    }
     assert not torch.equal(draws[(0, 1)], draws[(1, 0)])
     assert len({tuple(d[:20].tolist()) for d in draws.values()}) == len(draws)
 
@@ -201,7 +221,7 @@ def test_control_and_method_draws_do_not_repeat_across_seeds():
 def test_one_run_twice_with_different_bookkeeping_is_an_error(tmp_path):
     from pipeline.errors import ConfigError
 
-    one, = _configs(levels=1)
+    (one,) = _configs(levels=1)
     two = dataclasses.replace(one, prune=dataclasses.replace(one.prune, levels=2))
     with pytest.raises(ConfigError, match="appears twice"):
         link_runs([one, two], Layout(tmp_path))

@@ -22,16 +22,19 @@ def mnist1d():
 def _train(data, model, train, end, members=2, **plan):
     ipe = iterations_per_epoch(len(data.y_train), train.batch_size, train.drop_last)
     level = LevelPlan(model, train, 0, 0, end, learning_rate(train, ipe), eval_every=0, **plan)
-    start = [Member(s, initial_state(model, data.input_shape, data.num_classes, s))
-             for s in range(members)]
+    start = [
+        Member(s, initial_state(model, data.input_shape, data.num_classes, s))
+        for s in range(members)
+    ]
     return CohortTrainer(level, start, data, CPU).run()
 
 
 @pytest.mark.parametrize("impl", ["loop", "foreach", "fused"])
 @pytest.mark.parametrize("optimizer", ["sgd", "adam"])
 def test_optimizer_implementations_compute_the_same_update(mnist1d, optimizer, impl):
-    train = TrainConfig(optimizer=optimizer, lr=0.01, momentum=0.9 if optimizer == "sgd" else 0,
-                        batch_size=100)
+    train = TrainConfig(
+        optimizer=optimizer, lr=0.01, momentum=0.9 if optimizer == "sgd" else 0, batch_size=100
+    )
     reference = _train(mnist1d, "mnist1d_mlp", train, 60)
     other = _train(mnist1d, "mnist1d_mlp", train, 60, optimizer_impl=impl)
     for a, b in zip(reference, other):
@@ -61,7 +64,8 @@ def test_bf16_autocast_keeps_fp32_weights_and_reaches_fp32_accuracy(mnist1d):
     assert not torch.equal(a[0].state["fc1.weight"], b[0].state["fc1.weight"])  # really bf16
     for x, y in zip(a, b):
         assert y.evaluations[-1]["test_accuracy"] == pytest.approx(
-            x.evaluations[-1]["test_accuracy"], abs=0.05)
+            x.evaluations[-1]["test_accuracy"], abs=0.05
+        )
 
 
 def test_drop_last_never_draws_the_partial_batch(mnist1d):

@@ -10,8 +10,9 @@ def test_keep_rates_by_initial_magnitude_decile_and_sign():
     magnitude = np.arange(1, 21, dtype=np.float32)
     w = magnitude * np.where(np.arange(20) % 2 == 0, 1, -1)
     mask = magnitude > 16
-    layer = LayerView("fc", "linear", mask.reshape(4, 5), w.reshape(4, 5), w.reshape(4, 5),
-                      ("input",), ())
+    layer = LayerView(
+        "fc", "linear", mask.reshape(4, 5), w.reshape(4, 5), w.reshape(4, 5), ("input",), ()
+    )
     out = init_selection(layer)
     # deciles of 2 weights each; the top two deciles hold exactly the kept weights:
     # P(kept | top decile) = 1, density = 0.2, so the relative rate is 5.

@@ -18,8 +18,9 @@ TRAIN = TrainConfig(optimizer="adam", lr=2e-3, batch_size=100, duration="2ep")
 def test_each_method_trains_one_level_at_the_ladders_density(tmp_path):
     data = load_dataset("mnist1d")
     base = Config(train=TRAIN, prune=PruneConfig(fraction=0.8, levels=1, output_scale=0.5))
-    configs = [dataclasses.replace(base, prune=dataclasses.replace(base.prune, method=m))
-               for m in PAI]
+    configs = [
+        dataclasses.replace(base, prune=dataclasses.replace(base.prune, method=m)) for m in PAI
+    ]
     runs = link_runs(configs, Layout(tmp_path))
     CohortDriver(runs, data, torch.device("cpu")).run()  # one cohort of six members
     for method, run in zip(PAI, runs):

@@ -20,20 +20,31 @@ def _ctx(model, density, output_density, examples=16, seed=0):
     """Level 1 of a run of `model` on random data of its input shape, at the given densities."""
     shape = MODELS[model]
     gen = torch.Generator().manual_seed(seed)
-    data = TensorDataset(torch.randn(examples, *shape, generator=gen),
-                         torch.randint(10, (examples,), generator=gen),
-                         torch.randn(4, *shape, generator=gen),
-                         torch.randint(10, (4,), generator=gen), 10)
+    data = TensorDataset(
+        torch.randn(examples, *shape, generator=gen),
+        torch.randint(10, (examples,), generator=gen),
+        torch.randn(4, *shape, generator=gen),
+        torch.randint(10, (4,), generator=gen),
+        10,
+    )
     plain = build_plain(model, shape, 10)
     names = prunable_names(plain)
     shapes = {n: p.shape for n, p in plain.named_parameters() if n in names}
     state = initial_state(model, shape, 10, seed)
     return PruneContext(
-        level=1, rung=Rung(1 - density, 1 - output_density, density, output_density),
-        names=names, scope="global",
+        level=1,
+        rung=Rung(1 - density, 1 - output_density, density, output_density),
+        names=names,
+        scope="global",
         previous_mask={n: torch.ones(s, dtype=torch.bool) for n, s in shapes.items()},
-        trained=None, shapes=shapes, generator=torch.Generator().manual_seed(seed + 100),
-        model=model, data=data, rewind_state=lambda: state, seed=seed, config=PruneConfig(),
+        trained=None,
+        shapes=shapes,
+        generator=torch.Generator().manual_seed(seed + 100),
+        model=model,
+        data=data,
+        rewind_state=lambda: state,
+        seed=seed,
+        config=PruneConfig(),
         dataset="synthetic",
     )
 
@@ -50,8 +61,10 @@ def test_every_method_keeps_exactly_the_ladders_budget(model, name, monkeypatch)
     ctx = _ctx(model, 0.2, 0.6)
     mask = METHODS[name].build(ctx)
     assert list(mask) == ctx.names
-    assert all(m.dtype == torch.bool and m.shape == ctx.shapes[n] and m.device.type == "cpu"
-               for n, m in mask.items())
+    assert all(
+        m.dtype == torch.bool and m.shape == ctx.shapes[n] and m.device.type == "cpu"
+        for n, m in mask.items()
+    )
     kept = sum(int(m.sum()) for m in mask.values())
     assert kept == _expected_count(ctx)
     assert not METHODS[name].uses_dense

@@ -19,10 +19,20 @@ def _ctx(shapes, density, output_density, seed=0):
     """A context for profiles, which read only the shapes, the ladder's rung and the generator."""
     shapes = {n: torch.Size(s) for n, s in shapes.items()}
     return PruneContext(
-        level=1, rung=Rung(1 - density, 1 - output_density, density, output_density),
-        names=list(shapes), scope="global", previous_mask={}, trained=None, shapes=shapes,
-        generator=torch.Generator().manual_seed(seed), model="", data=None, rewind_state=None,
-        seed=seed, config=PruneConfig(), dataset="",
+        level=1,
+        rung=Rung(1 - density, 1 - output_density, density, output_density),
+        names=list(shapes),
+        scope="global",
+        previous_mask={},
+        trained=None,
+        shapes=shapes,
+        generator=torch.Generator().manual_seed(seed),
+        model="",
+        data=None,
+        rewind_state=None,
+        seed=seed,
+        config=PruneConfig(),
+        dataset="",
     )
 
 
@@ -43,8 +53,7 @@ def test_erk_caps_layers_at_one_and_gives_the_rest_to_the_others():
     # budget round(0.9 * 26) + 8 = 31; eps = 31/21 makes fc and out 0.75 * 1.48 > 1, so they
     # stay dense (16 weights) and conv takes the other 15 of its 18.
     densities = PROFILES["erk"](_ctx(SMALL, 0.9, 1.0))
-    assert densities == {"conv.weight": pytest.approx(15 / 18), "fc.weight": 1.0,
-                         "out.weight": 1.0}
+    assert densities == {"conv.weight": pytest.approx(15 / 18), "fc.weight": 1.0, "out.weight": 1.0}
 
 
 def test_proportional_densities_are_exact_and_capped():
@@ -53,7 +62,10 @@ def test_proportional_densities_are_exact_and_capped():
     # eps = 30 / 190 puts x at 1.26: it is capped; y and z share 20 as 10:100 -> 1.82, 18.2
     assert densities == {"x": 1.0, "y": pytest.approx(0.2), "z": pytest.approx(0.18)}
     assert proportional_densities({"x": 1.0, "y": 1.0, "z": 1.0}, sizes, 120) == {
-        "x": 1.0, "y": 1.0, "z": 1.0}
+        "x": 1.0,
+        "y": 1.0,
+        "z": 1.0,
+    }
     with pytest.raises(ValueError, match="cannot keep 121"):
         proportional_densities({"x": 1.0, "y": 1.0, "z": 1.0}, sizes, 121)
 
@@ -71,8 +83,12 @@ def test_su_smart_ratios_by_hand():
     # the hidden layers share 60: eps = 60 / 3800, shares 31.58, 18.95, 9.47 -> 31, 18, 9
     # and the two left to b (0.95) and a (0.58).
     densities = PROFILES["su_ratios"](_ctx(DEEP, 0.2, 0.3))
-    assert _counts(densities, DEEP) == {"a.weight": 32, "b.weight": 19, "c.weight": 9,
-                                        "out.weight": 3}
+    assert _counts(densities, DEEP) == {
+        "a.weight": 32,
+        "b.weight": 19,
+        "c.weight": 9,
+        "out.weight": 3,
+    }
     # the output stays at 30% whatever the ladder's output density
     assert PROFILES["su_ratios"](_ctx(DEEP, 0.2, 0.9))["out.weight"] == pytest.approx(0.3)
     with pytest.raises(ValueError, match="does not fit"):
@@ -83,7 +99,10 @@ def test_random_with_profile_draws_exact_counts_reproducibly():
     densities = {"conv.weight": 0.5, "fc.weight": 0.25, "out.weight": 1.0}
     mask = random_with_profile(_ctx(SMALL, 0.5, 0.5), densities)
     assert {n: int(m.sum()) for n, m in mask.items()} == {
-        "conv.weight": 9, "fc.weight": 2, "out.weight": 8}
+        "conv.weight": 9,
+        "fc.weight": 2,
+        "out.weight": 8,
+    }
     assert all(mask[n].shape == torch.Size(s) for n, s in SMALL.items())
     again = random_with_profile(_ctx(SMALL, 0.5, 0.5), densities)
     other = random_with_profile(_ctx(SMALL, 0.5, 0.5, seed=1), densities)
@@ -100,4 +119,8 @@ def test_profiles_are_methods_drawing_their_densities():
     mask = METHODS["su_ratios"].build(ctx)
     assert not METHODS["su_ratios"].uses_dense
     assert {n: int(m.sum()) for n, m in mask.items()} == {
-        "a.weight": 32, "b.weight": 19, "c.weight": 9, "out.weight": 3}
+        "a.weight": 32,
+        "b.weight": 19,
+        "c.weight": 9,
+        "out.weight": 3,
+    }

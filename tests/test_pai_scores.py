@@ -29,8 +29,10 @@ def test_snip_scores_a_two_layer_linear_net_as_derived_by_hand():
     # so dL/dW2 = delta^T h with h = x W1^T, and dL/dW1 = (delta W2)^T x.
     h = X @ W1.T
     delta = (torch.softmax(h @ W2.T, dim=1) - nn.functional.one_hot(Y, 2)) / len(Y)
-    expected = {"0.weight": (W1 * ((delta @ W2).T @ X)).abs(),
-                "1.weight": (W2 * (delta.T @ h)).abs()}
+    expected = {
+        "0.weight": (W1 * ((delta @ W2).T @ X)).abs(),
+        "1.weight": (W2 * (delta.T @ h)).abs(),
+    }
     scores = snip_scores(_linear_chain(W1, W2), ["0.weight", "1.weight"], [(X, Y)])
     for name, value in expected.items():
         torch.testing.assert_close(scores[name], value)
@@ -47,9 +49,12 @@ def test_grasp_hessian_gradient_product_matches_autograd_hvp(temperature):
     names = ["0.weight", "2.weight"]
 
     def loss(w0, w2):  # the mean over batches of the tempered cross-entropy; biases fixed
-        return sum(nn.functional.cross_entropy(
-            functional_call(model, {"0.weight": w0, "2.weight": w2}, (x,)) / temperature, y)
-            for x, y in batches) / len(batches)
+        return sum(
+            nn.functional.cross_entropy(
+                functional_call(model, {"0.weight": w0, "2.weight": w2}, (x,)) / temperature, y
+            )
+            for x, y in batches
+        ) / len(batches)
 
     weights = tuple(dict(model.named_parameters())[n].detach() for n in names)
     grad = torch.func.grad(lambda ws: loss(*ws))(weights)

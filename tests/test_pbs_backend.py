@@ -33,11 +33,18 @@ from pipeline.launch.submissions import load_submissions
 from pipeline.paths import Layout, SweepPaths
 
 FIXTURES = Path(__file__).parent / "fixtures" / "pbs"
-TINY = ["sweep=none", "launcher.status_every=0",
-        "prune.levels=2", "train.duration=4ep", "train.batch_size=16",
-        "launcher.cohort_size=1", "launcher.threads=1", "checkpoint_every=1ep",
-        "progress=false"]
-HOSTILE = "we'ird \"dir\" $(touch CANARY) `touch CANARY` ;x"
+TINY = [
+    "sweep=none",
+    "launcher.status_every=0",
+    "prune.levels=2",
+    "train.duration=4ep",
+    "train.batch_size=16",
+    "launcher.cohort_size=1",
+    "launcher.threads=1",
+    "checkpoint_every=1ep",
+    "progress=false",
+]
+HOSTILE = 'we\'ird "dir" $(touch CANARY) `touch CANARY` ;x'
 
 FAKE_QSUB = """\
 import json, os, sys
@@ -101,27 +108,46 @@ def make_sweep(root: Path, name: str, *overrides: str) -> tuple[SweepPaths, Mani
 
 def directive(script: str, flag: str) -> list[str]:
     """The shell words of every `#PBS <flag> ...` line."""
-    return [shlex.split(line)[2] for line in script.splitlines()
-            if line.startswith(f"#PBS {flag} ")]
+    return [
+        shlex.split(line)[2] for line in script.splitlines() if line.startswith(f"#PBS {flag} ")
+    ]
 
 
 def run_subjob(script: str, path: Path, index: int | None, job: str, workdir: Path):
     """Run a job script with bash as PBS would: in its own session, PBS variables set."""
     path.write_text(script)
-    env = {**os.environ, "PBS_JOBID": job, "PBS_O_WORKDIR": str(workdir),
-           "PBS_ENVIRONMENT": "PBS_BATCH", "PBS_JOBNAME": "lth-test"}
+    env = {
+        **os.environ,
+        "PBS_JOBID": job,
+        "PBS_O_WORKDIR": str(workdir),
+        "PBS_ENVIRONMENT": "PBS_BATCH",
+        "PBS_JOBNAME": "lth-test",
+    }
     if index is not None:
         env["PBS_ARRAY_INDEX"] = str(index)
         env["PBS_ARRAY_ID"] = job.split("[")[0] + "[]" + job.split("]", 1)[1]
     return subprocess.Popen(["bash", str(path)], env=env, cwd=workdir, start_new_session=True)
 
 
-def test_carpenter_preset_submits_an_array_and_a_reducer_after_it(tmp_path, pbs, monkeypatch,
-                                                                 capsys):
+def test_carpenter_preset_submits_an_array_and_a_reducer_after_it(
+    tmp_path, pbs, monkeypatch, capsys
+):
     monkeypatch.setenv("LTH_ACCOUNT", "ERDCV01234567")
     monkeypatch.setenv("WORKDIR", str(tmp_path))
-    assert main(["sweep", *TINY, "seed=0,1,2", "launcher=carpenter", "launcher.cohort_size=1",
-                 f"out={tmp_path}/out", "sweep.name=demo"]) == 0
+    assert (
+        main(
+            [
+                "sweep",
+                *TINY,
+                "seed=0,1,2",
+                "launcher=carpenter",
+                "launcher.cohort_size=1",
+                f"out={tmp_path}/out",
+                "sweep.name=demo",
+            ]
+        )
+        == 0
+    )
     sweep = tmp_path / "out" / "sweeps" / "demo"
     err = capsys.readouterr().err
     assert "job 1234[].pbs01 (3 array tasks" in err and f"lth status {sweep}" in err
@@ -139,8 +165,11 @@ def test_carpenter_preset_submits_an_array_and_a_reducer_after_it(tmp_path, pbs,
     assert "module load cray-python" in script and f"cd {tmp_path}" in script
     assert "COHORTS=(0 1 2)" in script
 
-    assert reducer["argv"] == ["-W", "depend=afterany:1234[].pbs01",
-                               str(sweep / "jobs" / "reduce-0.pbs")]
+    assert reducer["argv"] == [
+        "-W",
+        "depend=afterany:1234[].pbs01",
+        str(sweep / "jobs" / "reduce-0.pbs"),
+    ]
     assert directive(reducer["script"], "-l")[0] == "select=1:ncpus=192:mpiprocs=192"
     command = shlex.split(reducer["script"].strip().splitlines()[-1])
     assert command[1:5] == ["-n", "192", "--ppn", "192"]
@@ -150,12 +179,16 @@ def test_carpenter_preset_submits_an_array_and_a_reducer_after_it(tmp_path, pbs,
 
     (submission,) = load_submissions(SweepPaths(sweep))
     assert (submission.job_id, submission.cohorts, submission.reducer) == (
-        "1234[].pbs01", [0, 1, 2], "1235.pbs01")
+        "1234[].pbs01",
+        [0, 1, 2],
+        "1235.pbs01",
+    )
     assert submission.tasks == ["1234[0].pbs01", "1234[1].pbs01", "1234[2].pbs01"]
 
 
 def test_a_site_preset_without_an_account_fails_before_anything_is_submitted(
-        tmp_path, pbs, monkeypatch, capsys):
+    tmp_path, pbs, monkeypatch, capsys
+):
     monkeypatch.delenv("LTH_ACCOUNT", raising=False)
     assert main(["sweep", *TINY, "launcher=narwhal", f"out={tmp_path}"]) == 2
     assert capsys.readouterr().err.startswith("config error launcher.account:")
@@ -166,17 +199,26 @@ def test_hostile_values_stay_words_and_the_body_trains_its_cohort(tmp_path):
     root = tmp_path / HOSTILE
     workdir = tmp_path / f"work {HOSTILE}"
     workdir.mkdir(parents=True)
-    paths, manifest = make_sweep(root, "hostile", "seed=0,1", "prune.levels=1",
-                                 "train.duration=2ep")
-    cfg = LauncherConfig(name="pbs", account=f"acct {HOSTILE}", queue=f"q {HOSTILE}",
-                         workdir=str(workdir), modules=[f"mod {HOSTILE}"])
+    paths, manifest = make_sweep(
+        root, "hostile", "seed=0,1", "prune.levels=1", "train.duration=2ep"
+    )
+    cfg = LauncherConfig(
+        name="pbs",
+        account=f"acct {HOSTILE}",
+        queue=f"q {HOSTILE}",
+        workdir=str(workdir),
+        modules=[f"mod {HOSTILE}"],
+    )
     script = array_script(manifest, paths, [1, 0], cfg)
     assert directive(script, "-A") == [cfg.account] and directive(script, "-q") == [cfg.queue]
     assert directive(script, "-o") == [f"{paths.logs}/pbs/"]
-    assert shlex.split(next(ln for ln in script.splitlines() if ln.startswith("module load")))[
-        2] == f"mod {HOSTILE}"
+    assert (
+        shlex.split(next(ln for ln in script.splitlines() if ln.startswith("module load")))[2]
+        == f"mod {HOSTILE}"
+    )
     assert shlex.split(next(ln for ln in script.splitlines() if ln.startswith("cd ")))[1] == str(
-        workdir)
+        workdir
+    )
 
     # The body, run as subjob 0 of array 77: COHORTS=(1 0), so it trains cohort 1.
     (paths.logs / "pbs").mkdir(parents=True)
@@ -196,16 +238,17 @@ def test_sigterm_checkpoints_then_status_shows_it_and_resume_finishes_it(tmp_pat
     exits 75; `lth status` reports it from the run directory and the recorded qstat
     output; `lth resume` submits exactly that cohort, whose run then equals an
     uninterrupted one."""
-    paths, manifest = make_sweep(tmp_path / "out", "flow", "seed=0,1", "launcher=pbs",
-                                 "prune.levels=1", "train.duration=3ep")
-    PbsLauncher().launch(manifest, paths, [0, 1], manifest.config(
-        manifest.cohorts[0][0]).launcher)
+    paths, manifest = make_sweep(
+        tmp_path / "out", "flow", "seed=0,1", "launcher=pbs", "prune.levels=1", "train.duration=3ep"
+    )
+    PbsLauncher().launch(manifest, paths, [0, 1], manifest.config(manifest.cohorts[0][0]).launcher)
     script = pbs.calls("qsub")[0]["script"]
 
     assert run_subjob(script, tmp_path / "a.pbs", 0, "1234[0].pbs01", tmp_path).wait(120) == 0
     victim = manifest.cohorts[1][0]
     status = tmp_path / "out" / "runs" / victim / "status.json"
     job = run_subjob(script, tmp_path / "b.pbs", 1, "1234[1].pbs01", tmp_path)
+
     def mid_level_1() -> bool:
         s = load_json(status) if status.is_file() else {}
         return s.get("level") == 1 and 0 < s.get("iteration", 0) < s["of"]
@@ -231,24 +274,45 @@ def test_sigterm_checkpoints_then_status_shows_it_and_resume_finishes_it(tmp_pat
 
     again = run_subjob(resubmitted["script"], tmp_path / "c.pbs", None, "1236.pbs01", tmp_path)
     assert again.wait(timeout=120) == 0
-    assert "level 1 from its mid-level checkpoint" in (
-        paths.logs / "pbs" / "1236.pbs01.log").read_text()
+    assert (
+        "level 1 from its mid-level checkpoint"
+        in (paths.logs / "pbs" / "1236.pbs01.log").read_text()
+    )
     assert lth_cluster("status", str(paths.dir)) == 0
     assert lth_cluster("resume", str(paths.dir)) == 0 and len(pbs.calls("qsub")) == 4
 
     reference = tmp_path / "reference"
-    assert main(["sweep", *TINY, "seed=1", "prune.levels=1", "train.duration=3ep",
-                 f"out={reference}", "sweep.name=ref"]) == 0
+    assert (
+        main(
+            [
+                "sweep",
+                *TINY,
+                "seed=1",
+                "prune.levels=1",
+                "train.duration=3ep",
+                f"out={reference}",
+                "sweep.name=ref",
+            ]
+        )
+        == 0
+    )
     assert_same_results(results(tmp_path / "out", victim), results(reference, victim))
 
 
 def test_the_walltime_timer_stops_the_task_at_a_checkpoint(tmp_path, pbs):
     """No signal from PBS is needed: `timeout` sends SIGTERM signal_margin seconds before
     the walltime (here after 10 s), and the task checkpoints and exits 75."""
-    paths, manifest = make_sweep(tmp_path / "out", "timer", "seed=0", "launcher=pbs",
-                                 "prune.levels=1", "train.duration=40ep",
-                                 "launcher.walltime=00:00:13",
-                                 "launcher.signal_margin=3", "launcher.reduce=false")
+    paths, manifest = make_sweep(
+        tmp_path / "out",
+        "timer",
+        "seed=0",
+        "launcher=pbs",
+        "prune.levels=1",
+        "train.duration=40ep",
+        "launcher.walltime=00:00:13",
+        "launcher.signal_margin=3",
+        "launcher.reduce=false",
+    )
     PbsLauncher().launch(manifest, paths, [0], manifest.config(manifest.cohorts[0][0]).launcher)
     script = pbs.calls("qsub")[0]["script"]
     assert "timeout --preserve-status --signal=TERM 10 " in script
@@ -261,15 +325,22 @@ def test_the_walltime_timer_stops_the_task_at_a_checkpoint(tmp_path, pbs):
     assert list(run.glob("level_*/partial.pt"))
 
 
-RUNNING = {"1234[0].pbs01": ("X", False, False), "1234[1].pbs01": ("R", True, True),
-           "1234[2].pbs01": ("Q", True, False)}  # (state, live, on a node)
+RUNNING = {
+    "1234[0].pbs01": ("X", False, False),
+    "1234[1].pbs01": ("R", True, True),
+    "1234[2].pbs01": ("Q", True, False),
+}  # (state, live, on a node)
 FINISHED = {f"1234[{i}].pbs01": ("X", False, False) for i in range(3)}
 
 
-@pytest.mark.parametrize("fixture, expected", [
-    ("qstat_running.json", RUNNING), ("qstat_finished.json", FINISHED),
-    ("qstat_invalid.json", RUNNING),  # not JSON: read from `qstat_running.txt` instead
-])
+@pytest.mark.parametrize(
+    "fixture, expected",
+    [
+        ("qstat_running.json", RUNNING),
+        ("qstat_finished.json", FINISHED),
+        ("qstat_invalid.json", RUNNING),  # not JSON: read from `qstat_running.txt` instead
+    ],
+)
 def test_qstat_answers_are_read_from_json_or_else_text(pbs, fixture, expected):
     pbs.replay(fixture)
     tasks = ["1234[0].pbs01", "1234[1].pbs01", "1234[2].pbs01", "99[0].pbs01"]

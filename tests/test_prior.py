@@ -12,14 +12,22 @@ from pipeline.store import levels_frame, runs_frame
 
 
 def _layer(**kw) -> LayerPrior:
-    base = dict(density=0.5, fan_in=np.full(4, 0.25), fan_out=np.full(6, 1 / 6),
-                position=None, spread=None, decile_rel=None, positive_rel=None)
+    base = dict(
+        density=0.5,
+        fan_in=np.full(4, 0.25),
+        fan_out=np.full(6, 1 / 6),
+        position=None,
+        spread=None,
+        decile_rel=None,
+        positive_rel=None,
+    )
     return LayerPrior(**{**base, **kw})
 
 
 def test_layer_counts_follow_the_profile_and_hit_the_total_exactly():
-    prior = TicketPrior("m", 0.3, {"a": _layer(density=0.6), "b": _layer(density=0.2),
-                                   "c": _layer(density=1.0)}, [])
+    prior = TicketPrior(
+        "m", 0.3, {"a": _layer(density=0.6), "b": _layer(density=0.2), "c": _layer(density=1.0)}, []
+    )
     sizes = {"a": 100, "b": 300, "c": 10}
     counts = layer_counts(prior, sizes, 100, True, {})
     assert sum(counts.values()) == 100
@@ -44,8 +52,12 @@ def test_gumbel_top_k_takes_exactly_k_and_follows_the_scores():
 def test_magnitude_and_sign_components_prefer_what_the_tickets_kept():
     gen = torch.Generator().manual_seed(1)
     w = torch.randn(30, 40, generator=gen).numpy()
-    layer = _layer(fan_in=np.full(30, 1 / 30), fan_out=np.full(40, 1 / 40),
-                   decile_rel=np.array([0.1] * 5 + [1.9] * 5), positive_rel=1.5)
+    layer = _layer(
+        fan_in=np.full(30, 1 / 30),
+        fan_out=np.full(40, 1 / 40),
+        decile_rel=np.array([0.1] * 5 + [1.9] * 5),
+        positive_rel=1.5,
+    )
     scores = layer_scores(layer, (30, 40), w, {"magnitude", "sign"}, False, (), gen)
     kept = gumbel_top_k(scores, 240, gen).numpy()
     large = np.abs(w) > np.median(np.abs(w))
@@ -55,8 +67,12 @@ def test_magnitude_and_sign_components_prefer_what_the_tickets_kept():
 
 def test_locality_windows_give_the_tickets_spread():
     gen = torch.Generator().manual_seed(2)
-    layer = _layer(fan_in=np.full(100, 0.01), fan_out=np.full(40, 1 / 40),
-                   position=np.full(40, 0.2), spread=0.3)
+    layer = _layer(
+        fan_in=np.full(100, 0.01),
+        fan_out=np.full(40, 1 / 40),
+        position=np.full(40, 0.2),
+        spread=0.3,
+    )
     scores = layer_scores(layer, (100, 40), np.ones((100, 40)), {"locality"}, True, (40,), gen)
     kept = gumbel_top_k(scores, 800, gen).numpy()
     position = np.arange(40)
@@ -71,14 +87,39 @@ def test_locality_windows_give_the_tickets_spread():
 @pytest.mark.slow
 def test_study_end_to_end_learns_a_prior_and_writes_the_report(tmp_path):
     out, results = tmp_path / "study", tmp_path / "report"
-    code = main(["study", "train.duration=2ep", "--densities", "0.5", "0.2", "--seeds", "1",
-                 "--prior-seeds", "2", "--name", "t", "--out", str(out),
-                 "--results", str(results)])
+    code = main(
+        [
+            "study",
+            "train.duration=2ep",
+            "--densities",
+            "0.5",
+            "0.2",
+            "--seeds",
+            "1",
+            "--prior-seeds",
+            "2",
+            "--name",
+            "t",
+            "--out",
+            str(out),
+            "--results",
+            str(results),
+        ]
+    )
     assert code == 0
     store = out / "store.h5"
     runs = runs_frame(store)
-    assert set(runs.method) == {"imp", "snip", "grasp", "synflow", "erk", "su_ratios",
-                                "random", "oneshot", "prior"}
+    assert set(runs.method) == {
+        "imp",
+        "snip",
+        "grasp",
+        "synflow",
+        "erk",
+        "su_ratios",
+        "random",
+        "oneshot",
+        "prior",
+    }
     assert sorted(runs[runs.method == "prior"].seed) == [100, 101]
     controls = runs[(runs.method == "imp") & (runs.control != "none")].run_id
     stored = levels_frame(store)
@@ -96,20 +137,43 @@ def test_study_end_to_end_learns_a_prior_and_writes_the_report(tmp_path):
     assert imp.level.to_dict() == {1.0: 0, 0.5: 3, 0.2: 7}
     for target in (0.5, 0.2):  # IMP rounds its count per level, the others once: +-1 weight
         assert levels[levels.target == target].density.to_numpy() == pytest.approx(
-            imp.density[target], abs=2 / 15_000)
+            imp.density[target], abs=2 / 15_000
+        )
     assert "0.2 at level 7 (hidden density 0.2097)" in text
     # running it again trains nothing and rewrites the same report
-    assert main(["study", "train.duration=2ep", "--densities", "0.5", "0.2", "--seeds", "1",
-                 "--prior-seeds", "2", "--name", "t", "--out", str(out),
-                 "--results", str(results)]) == 0
+    assert (
+        main(
+            [
+                "study",
+                "train.duration=2ep",
+                "--densities",
+                "0.5",
+                "0.2",
+                "--seeds",
+                "1",
+                "--prior-seeds",
+                "2",
+                "--name",
+                "t",
+                "--out",
+                str(out),
+                "--results",
+                str(results),
+            ]
+        )
+        == 0
+    )
 
 
-@pytest.mark.parametrize("args, key", [
-    (["--densities", "0.5", "0.49"], "--densities"),  # both nearest to IMP level 3
-    (["--densities", "0.5", "0"], "--densities"),
-    (["--densities", "1.0", "0.5"], "--densities"),
-    (["--imp-fraction", "1.5"], "--imp-fraction"),
-])
+@pytest.mark.parametrize(
+    "args, key",
+    [
+        (["--densities", "0.5", "0.49"], "--densities"),  # both nearest to IMP level 3
+        (["--densities", "0.5", "0"], "--densities"),
+        (["--densities", "1.0", "0.5"], "--densities"),
+        (["--imp-fraction", "1.5"], "--imp-fraction"),
+    ],
+)
 def test_study_targets_off_the_imp_ladder_fail_before_anything_runs(tmp_path, capsys, args, key):
     out = tmp_path / "study"
     assert main(["study", "--name", "t", "--out", str(out), *args]) == 2

@@ -10,15 +10,29 @@ from pipeline.models.graph import LayerNode, layer_graph
 from pipeline.prior.connect import live_units, reconnect
 from pipeline.prior.sample import gumbel_top_k
 
-NODES = [LayerNode("fc1", "linear", (INPUT,), (2,)), LayerNode("fc2", "linear", ("fc1",), ()),
-         LayerNode("fc3", "linear", ("fc2",), ())]
+NODES = [
+    LayerNode("fc1", "linear", (INPUT,), (2,)),
+    LayerNode("fc2", "linear", ("fc1",), ()),
+    LayerNode("fc3", "linear", ("fc2",), ()),
+]
 
 
 def _effective_density(masks, nodes) -> float:
-    views = [LayerView(n.name, n.kind, masks[n.name], np.zeros(masks[n.name].shape),
-                       np.zeros(masks[n.name].shape), n.inputs, n.input_shape) for n in nodes]
+    views = [
+        LayerView(
+            n.name,
+            n.kind,
+            masks[n.name],
+            np.zeros(masks[n.name].shape),
+            np.zeros(masks[n.name].shape),
+            n.inputs,
+            n.input_shape,
+        )
+        for n in nodes
+    ]
     return dict(((layer, f), v) for layer, f, v in reachability(Network(views)))[
-        ("*", "effective_density")]
+        ("*", "effective_density")
+    ]
 
 
 def _top(scores: np.ndarray, count: int) -> np.ndarray:
@@ -38,9 +52,15 @@ def test_a_dead_weight_moves_between_live_units_by_score():
     live = live_units(masks, NODES)
     assert live["fc1"][0].tolist() == [True, True, False]  # h0, h1
     assert live["fc2"][0].tolist() == [True, False] and live["fc2"][1].tolist() == [
-        True, True, False]
-    scores = {"fc1": np.array([[0.0, 1.0], [2.0, 0.0], [9.0, 9.0]]),
-              "fc2": np.zeros((2, 3)), "fc3": np.zeros((2, 2))}
+        True,
+        True,
+        False,
+    ]
+    scores = {
+        "fc1": np.array([[0.0, 1.0], [2.0, 0.0], [9.0, 9.0]]),
+        "fc2": np.zeros((2, 3)),
+        "fc3": np.zeros((2, 2)),
+    }
     out = reconnect(masks, NODES, scores, _top)
     # fc1's dead weight goes to the best free position between live units: h1<-i0 (2.0),
     # not h2 (dead) however high its score

@@ -44,17 +44,31 @@ REPO = Path(__file__).resolve().parents[1]
 PYTHON = sys.executable
 MPIEXEC = str(Path(sys.executable).parent / "mpiexec")
 ENV = {**os.environ, "OMP_NUM_THREADS": "1"}
-SWEEP = ["sweep=none", "prune.levels=2", "prune.fraction=0.5", "train.duration=2ep",
-         "sweep.name=t", "launcher.threads=1"]
+SWEEP = [
+    "sweep=none",
+    "prune.levels=2",
+    "prune.fraction=0.5",
+    "train.duration=2ep",
+    "sweep.name=t",
+    "launcher.threads=1",
+]
 # The same CLI in one process, with mpi4py made unimportable.
-NO_MPI = ("import sys; sys.modules['mpi4py'] = None; from pipeline.reduce.cli import main; "
-          "sys.exit(main(sys.argv[1:]))")
+NO_MPI = (
+    "import sys; sys.modules['mpi4py'] = None; from pipeline.reduce.cli import main; "
+    "sys.exit(main(sys.argv[1:]))"
+)
 
 
 def train(out: Path, *overrides: str) -> None:
     out.mkdir(parents=True, exist_ok=True)
-    subprocess.run([PYTHON, "-m", "pipeline.cli", "sweep", *SWEEP, f"out={out}", *overrides],
-                   cwd=out, env=ENV, check=True, capture_output=True, timeout=300)
+    subprocess.run(
+        [PYTHON, "-m", "pipeline.cli", "sweep", *SWEEP, f"out={out}", *overrides],
+        cwd=out,
+        env=ENV,
+        check=True,
+        capture_output=True,
+        timeout=300,
+    )
 
 
 def reduce_cmd(runs: Path, store: Path, ranks: int) -> list[str]:
@@ -65,8 +79,14 @@ def reduce_cmd(runs: Path, store: Path, ranks: int) -> list[str]:
 
 def reduce(runs: Path, store: Path, ranks: int = 2, code: int = 0) -> str:
     """Run the reducer; its stdout (the summary) joined into one line."""
-    done = subprocess.run(reduce_cmd(runs, store, ranks), cwd=REPO, env=ENV, text=True,
-                          capture_output=True, timeout=300)
+    done = subprocess.run(
+        reduce_cmd(runs, store, ranks),
+        cwd=REPO,
+        env=ENV,
+        text=True,
+        capture_output=True,
+        timeout=300,
+    )
     assert done.returncode == code, done.stdout + done.stderr
     return " ".join(done.stdout.split())
 
@@ -114,15 +134,21 @@ def run_dirs(out: Path) -> dict[str, RunPaths]:
 
 
 def frames(store: Path) -> dict[str, pd.DataFrame]:
-    return {"runs": runs_frame(store), "levels": levels_frame(store),
-            "curves": curves_frame(store), "features": features_frame(store)}
+    return {
+        "runs": runs_frame(store),
+        "levels": levels_frame(store),
+        "curves": curves_frame(store),
+        "features": features_frame(store),
+    }
 
 
 def network(store: Path, feature: str) -> dict[tuple[str, int], float]:
     feats = features_frame(store)
     rows = feats[feats["layer"] == "*"]
-    return {(r, int(lv)): v for r, lv, v in zip(rows["run_id"], rows["level"], rows[feature],
-                                                strict=True)}
+    return {
+        (r, int(lv)): v
+        for r, lv, v in zip(rows["run_id"], rows["level"], rows[feature], strict=True)
+    }
 
 
 def pooled(masks: dict[str, np.ndarray]) -> np.ndarray:
@@ -160,8 +186,9 @@ def test_store_holds_every_complete_level(sweep_out: Path, reduced: tuple[Path, 
 
     with h5py.File(store, "r") as f:
         assert f.attrs["package_version"] == pipeline.__version__
-        head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=REPO, capture_output=True,
-                              text=True).stdout.strip()
+        head = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=REPO, capture_output=True, text=True
+        ).stdout.strip()
         assert f.attrs["git_revision"] == (head or "unknown")
     with xr.open_dataset(store, engine="h5netcdf", phony_dims="sort", group="levels") as ds:
         assert sorted(ds["density"].values) == sorted(levels["density"])
@@ -186,11 +213,11 @@ def test_stability_features_match_the_masks(sweep_out: Path, reduced: tuple[Path
             elif level == 1:  # against the dense level 0, for tickets and controls alike
                 assert prev_iou[rid, level] == pytest.approx(density)
                 assert prev_hamming[rid, level] == pytest.approx(1 - density)
-            sibling = next(r for r, c in cfgs.items()
-                           if r != rid and run_id(replace(c, seed=cfg.seed)) == rid)
+            sibling = next(
+                r for r, c in cfgs.items() if r != rid and run_id(replace(c, seed=cfg.seed)) == rid
+            )
             theirs = read_masks(store, sibling, level)
-            assert seeds_iou[rid, level] == pytest.approx(mask_iou(pooled(mine),
-                                                                   pooled(theirs)))
+            assert seeds_iou[rid, level] == pytest.approx(mask_iou(pooled(mine), pooled(theirs)))
             assert seeds_count[rid, level] == 1.0
             if cfg.prune.control == "none":
                 if level >= 1:  # IMP masks are nested: IoU = |m_L| / |m_{L-1}|
@@ -209,8 +236,9 @@ def test_stability_features_match_the_masks(sweep_out: Path, reduced: tuple[Path
                 assert not np.array_equal(mask, source[layer])
 
 
-def test_second_reduce_adds_nothing(sweep_out: Path, reduced: tuple[Path, str],
-                                    tmp_path: Path) -> None:
+def test_second_reduce_adds_nothing(
+    sweep_out: Path, reduced: tuple[Path, str], tmp_path: Path
+) -> None:
     store = tmp_path / "store.h5"
     shutil.copy(reduced[0], store)
     before = sha(store)
@@ -218,8 +246,9 @@ def test_second_reduce_adds_nothing(sweep_out: Path, reduced: tuple[Path, str],
     assert sha(store) == before
 
 
-def test_one_rank_equals_two_ranks(sweep_out: Path, reduced: tuple[Path, str],
-                                   tmp_path: Path) -> None:
+def test_one_rank_equals_two_ranks(
+    sweep_out: Path, reduced: tuple[Path, str], tmp_path: Path
+) -> None:
     serial = tmp_path / "serial.h5"
     assert "single process (no MPI)" in reduce(sweep_out / "runs", serial, ranks=1)
     two, one = frames(reduced[0]), frames(serial)
@@ -230,8 +259,9 @@ def test_one_rank_equals_two_ranks(sweep_out: Path, reduced: tuple[Path, str],
         assert list(a) == list(b) and all(np.array_equal(a[k], b[k]) for k in a)
 
 
-def test_new_run_and_new_level_add_only_their_rows(grown_out: Path, reduced: tuple[Path, str],
-                                                  tmp_path: Path) -> None:
+def test_new_run_and_new_level_add_only_their_rows(
+    grown_out: Path, reduced: tuple[Path, str], tmp_path: Path
+) -> None:
     out, store = tmp_path / "out", tmp_path / "store.h5"
     shutil.copytree(grown_out, out)
     shutil.copy(reduced[0], store)
@@ -247,16 +277,21 @@ def test_new_run_and_new_level_add_only_their_rows(grown_out: Path, reduced: tup
     # old rows first, unchanged but for the across-seed group statistics; then the new run's
     for name, frame in old.items():
         kept = [c for c in frame.columns if c not in ACROSS_SEED_FEATURES]
-        pd.testing.assert_frame_equal(grown[name].iloc[:len(frame)][kept], frame[kept])
-        assert set(grown[name]["run_id"].iloc[len(frame):]) == {new}
+        pd.testing.assert_frame_equal(grown[name].iloc[: len(frame)][kept], frame[kept])
+        assert set(grown[name]["run_id"].iloc[len(frame) :]) == {new}
     assert sorted(grown["levels"].query("run_id == @new")["level"]) == [0, 1]
     imp = sorted(runs_frame(store).query("control == 'none'")["run_id"])
     assert new in imp and len(imp) == 3
 
     def mean_iou(run: str, level: int) -> float:
         mine = pooled(read_masks(store, run, level))
-        return np.mean([mask_iou(mine, pooled(read_masks(store, other, level)))
-                        for other in imp if other != run])
+        return np.mean(
+            [
+                mask_iou(mine, pooled(read_masks(store, other, level)))
+                for other in imp
+                if other != run
+            ]
+        )
 
     # the stored seeds' level-1 means now take in the new seed too
     for run in imp:
@@ -273,14 +308,20 @@ def test_new_run_and_new_level_add_only_their_rows(grown_out: Path, reduced: tup
         assert network(store, "mask_iou_across_seeds_count")[run, 2] == 2.0
 
 
-def test_kill_during_write_leaves_previous_store(grown_out: Path, reduced: tuple[Path, str],
-                                                 tmp_path: Path) -> None:
+def test_kill_during_write_leaves_previous_store(
+    grown_out: Path, reduced: tuple[Path, str], tmp_path: Path
+) -> None:
     """SIGKILL the writing rank as soon as its temp file appears: the old store survives."""
     store = tmp_path / "store.h5"
     for _attempt in range(5):
         shutil.copy(reduced[0], store)
-        proc = subprocess.Popen(reduce_cmd(grown_out / "runs", store, 2), cwd=REPO, env=ENV,
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        proc = subprocess.Popen(
+            reduce_cmd(grown_out / "runs", store, 2),
+            cwd=REPO,
+            env=ENV,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         killed = None
         while killed is None and proc.poll() is None:
             temps = [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
@@ -318,8 +359,14 @@ def test_failures_are_reported_not_hung(sweep_out: Path, tmp_path: Path) -> None
     for (rid, _level), value in count.items():
         assert np.isnan(value) if control[rid] == control[broken] else value == 1.0
 
-    missing = subprocess.run(reduce_cmd(tmp_path / "nowhere", store, 2), cwd=REPO, env=ENV,
-                             text=True, capture_output=True, timeout=60)
+    missing = subprocess.run(
+        reduce_cmd(tmp_path / "nowhere", store, 2),
+        cwd=REPO,
+        env=ENV,
+        text=True,
+        capture_output=True,
+        timeout=60,
+    )
     assert missing.returncode == 2 and "nowhere: not a directory" in missing.stderr
 
 

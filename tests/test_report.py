@@ -36,8 +36,9 @@ def assert_png(path: Path) -> None:
     assert pixels.shape[0] > 200 and pixels.shape[1] > 300 and pixels.std() > 0.01
 
 
-def test_report_figures_and_table_match_the_store(store: Path, tmp_path: Path,
-                                                  capsys: pytest.CaptureFixture) -> None:
+def test_report_figures_and_table_match_the_store(
+    store: Path, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
     out = tmp_path / "report"
     assert main([str(store), "-o", str(out)]) == 0
     names = ["accuracy_vs_density.png", "layer_density.png", "features.png", "summary.md"]
@@ -46,8 +47,9 @@ def test_report_figures_and_table_match_the_store(store: Path, tmp_path: Path,
         assert_png(out / name)
 
     runs = runs_frame(store)
-    runs["method"] = runs["method"].where(runs["control"] == "none",
-                                          runs["method"] + "+" + runs["control"])
+    runs["method"] = runs["method"].where(
+        runs["control"] == "none", runs["method"] + "+" + runs["control"]
+    )
     levels = levels_frame(store).merge(runs[["run_id", "method", "seed"]], on="run_id")
     table = summary_rows((out / "summary.md").read_text())
     assert {m for m, _ in table} == {"imp", "imp+reinit", "imp+shuffle"}
@@ -60,11 +62,25 @@ def test_report_figures_and_table_match_the_store(store: Path, tmp_path: Path,
         assert len(at) == 2
 
 
-def test_report_chosen_features_and_levels(store: Path, tmp_path: Path,
-                                           capsys: pytest.CaptureFixture) -> None:
+def test_report_chosen_features_and_levels(
+    store: Path, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
     out = tmp_path / "report"
-    assert main([str(store), "-o", str(out), "--features", "mask_iou_across_seeds",
-                 "mask_hamming_prev_level", "--levels", "2"]) == 0
+    assert (
+        main(
+            [
+                str(store),
+                "-o",
+                str(out),
+                "--features",
+                "mask_iou_across_seeds",
+                "mask_hamming_prev_level",
+                "--levels",
+                "2",
+            ]
+        )
+        == 0
+    )
     assert_png(out / "features.png")
     text = (out / "summary.md").read_text()
     assert "layer densities at levels 2" in text

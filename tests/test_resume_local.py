@@ -47,12 +47,15 @@ def test_resume_runs_only_what_is_unfinished_and_not_live(tmp_path, capsys):
     assert "nothing to resume: every run is done" in capsys.readouterr().err
 
 
-@pytest.mark.parametrize("override, key", [
-    ("seed=3", "overrides"),
-    ("launcher.walltime=soon", "launcher.walltime"),
-    ("launcher.cpus_per_task=none", "launcher.cpus_per_task"),
-    ("launcher.signal_margin=99999", "launcher.signal_margin"),
-])
+@pytest.mark.parametrize(
+    "override, key",
+    [
+        ("seed=3", "overrides"),
+        ("launcher.walltime=soon", "launcher.walltime"),
+        ("launcher.cpus_per_task=none", "launcher.cpus_per_task"),
+        ("launcher.signal_margin=99999", "launcher.signal_margin"),
+    ],
+)
 def test_resume_takes_checked_launcher_overrides_only(tmp_path, override, key):
     paths, _ = dry_run(tmp_path)
     with pytest.raises(ConfigError) as error:

@@ -25,7 +25,8 @@ def test_gpu_presets_size_cohorts_by_their_gpus(preset, monkeypatch):
     from pipeline.compose import expand
 
     monkeypatch.setenv("LTH_ACCOUNT", "ABC123")
-    (cfg,) = expand(["sweep=none", f"launcher={preset}", "model=lenet_300_100",
-                     "data=synthetic_mnist"])
+    (cfg,) = expand(
+        ["sweep=none", f"launcher={preset}", "model=lenet_300_100", "data=synthetic_mnist"]
+    )
     assert cfg.launcher.gpu_memory_gb >= 32
     assert cohort_size(cfg.launcher, "lenet_300_100", (1, 28, 28), 10, 128) == 256

@@ -29,8 +29,9 @@ def _cluster_ready() -> str | None:
     if shutil.which("sinfo") is None:
         return "no sinfo: no Slurm here (CI starts one with .ci/slurm-up.sh)"
     try:
-        state = subprocess.run(["sinfo", "-h", "-o", "%t"], capture_output=True, text=True,
-                               timeout=10).stdout.split()
+        state = subprocess.run(
+            ["sinfo", "-h", "-o", "%t"], capture_output=True, text=True, timeout=10
+        ).stdout.split()
     except subprocess.TimeoutExpired:
         return "sinfo did not answer: is slurmctld running? (bash .ci/slurm-up.sh)"
     if not state or state[0] not in ("idle", "mix"):
@@ -38,15 +39,24 @@ def _cluster_ready() -> str | None:
     return None
 
 
-pytestmark = [pytest.mark.slurm,
-              pytest.mark.skipif(_cluster_ready() is not None, reason=str(_cluster_ready()))]
+pytestmark = [
+    pytest.mark.slurm,
+    pytest.mark.skipif(_cluster_ready() is not None, reason=str(_cluster_ready())),
+]
 
 # Three levels of 6 epochs of 250 iterations: a level lasts a second or two, long
 # enough to be caught in the middle by polling status.json.
-SWEEP = ["sweep=none", "launcher.status_every=0",
-         "prune.levels=2", "train.duration=6ep", "train.batch_size=16",
-         "launcher.cohort_size=1", "launcher.threads=1", "checkpoint_every=1ep",
-         "progress=false"]
+SWEEP = [
+    "sweep=none",
+    "launcher.status_every=0",
+    "prune.levels=2",
+    "train.duration=6ep",
+    "train.batch_size=16",
+    "launcher.cohort_size=1",
+    "launcher.threads=1",
+    "checkpoint_every=1ep",
+    "progress=false",
+]
 SEEDS = "seed=0,1,2"
 
 
@@ -57,8 +67,11 @@ def retraining(status: Path) -> int | None:
         s = load_json(status)
     except (OSError, ValueError):
         return None
-    inside = s.get("state") == "running" and s.get("level", 0) >= 1 and (
-        0 < s["iteration"] < 2 * s["of"] // 3)
+    inside = (
+        s.get("state") == "running"
+        and s.get("level", 0) >= 1
+        and (0 < s["iteration"] < 2 * s["of"] // 3)
+    )
     return s["level"] if inside else None
 
 
@@ -85,37 +98,56 @@ def submitted(tmp_path):
 
     def submit(name: str, *overrides: str) -> tuple[SweepPaths, Manifest]:
         began = time.time()
-        assert main(["sweep", *SWEEP, *overrides, "launcher=slurm", f"out={tmp_path}",
-                     f"sweep.name={name}"]) == 0
+        assert (
+            main(
+                [
+                    "sweep",
+                    *SWEEP,
+                    *overrides,
+                    "launcher=slurm",
+                    f"out={tmp_path}",
+                    f"sweep.name={name}",
+                ]
+            )
+            == 0
+        )
         assert time.time() - began < 30  # it returns at once; nothing waits for the jobs
         paths = SweepPaths(tmp_path / "sweeps" / name)
         sweeps.append(paths)
         return paths, Manifest.load(paths)
 
     yield submit
-    jobs = {job for paths in sweeps for s in load_submissions(paths)
-            for job in (s.job_id, s.reducer) if job}
+    jobs = {
+        job
+        for paths in sweeps
+        for s in load_submissions(paths)
+        for job in (s.job_id, s.reducer)
+        if job
+    }
     if jobs:
         subprocess.run(["scancel", *sorted(jobs)], capture_output=True, timeout=30)
 
 
 def test_cancelled_task_shows_unfinished_and_resume_finishes_it_exactly(
-        submitted, reference, tmp_path):
+    submitted, reference, tmp_path
+):
     paths, manifest = submitted("cancel", SEEDS, "launcher.reduce=false")
     (submission,) = load_submissions(paths)
     assert submission.cohorts == [0, 1, 2] and len(submission.tasks) == 3  # one array
     victim = manifest.cohorts[1][0]
     status = tmp_path / "runs" / victim / "status.json"
 
-    level = wait_for(lambda: retraining(status), 120,
-                     "cohort 1 to be in the middle of a level", squeue)
+    level = wait_for(
+        lambda: retraining(status), 120, "cohort 1 to be in the middle of a level", squeue
+    )
     subprocess.run(["scancel", submission.task_of(1)], check=True, timeout=30)
     wait_for(lambda: load_json(status)["state"] == "stopped", 30, "its SIGTERM checkpoint", squeue)
     assert (tmp_path / "runs" / victim / f"level_{level}" / "partial.pt").is_file()
 
     def cohort_1_ended() -> bool:
-        return "CANCELLED" in scheduler_text("squeue", "-h", "-t", "all", "-o", "%T",
-                                             "-j", submission.task_of(1))
+        return "CANCELLED" in scheduler_text(
+            "squeue", "-h", "-t", "all", "-o", "%T", "-j", submission.task_of(1)
+        )
 
     wait_for(cohort_1_ended, 30, "Slurm to record the cancellation", squeue)
     assert lth_cluster("status", str(paths.dir)) == 1
@@ -126,14 +158,15 @@ def test_cancelled_task_shows_unfinished_and_resume_finishes_it_exactly(
     assert again.cohorts == [1]  # cohorts 0 and 2 were running or queued, not resubmitted
 
     wait_for(lambda: lth_cluster("status", str(paths.dir)) == 0, 300, "every run to finish", squeue)
-    assert f"level {level} from its mid-level checkpoint" in (
-        paths.logs / "slurm" / f"{again.task_of(1)}_0_log.out").read_text()
+    assert (
+        f"level {level} from its mid-level checkpoint"
+        in (paths.logs / "slurm" / f"{again.task_of(1)}_0_log.out").read_text()
+    )
     for run_id in manifest.runs:
         assert_same_results(results(tmp_path, run_id), results(reference, run_id), 3)
 
 
-def test_usr2_checkpoints_requeues_and_the_task_continues_exactly(submitted, reference,
-                                                                  tmp_path):
+def test_usr2_checkpoints_requeues_and_the_task_continues_exactly(submitted, reference, tmp_path):
     paths, manifest = submitted("requeue", "seed=0", "launcher.reduce_ranks=1")
     (submission,) = load_submissions(paths)
     task = submission.task_of(0)
@@ -142,16 +175,20 @@ def test_usr2_checkpoints_requeues_and_the_task_continues_exactly(submitted, ref
 
     run_id = manifest.cohorts[0][0]
     status = tmp_path / "runs" / run_id / "status.json"
-    level = wait_for(lambda: retraining(status), 120,
-                     "the task to be in the middle of a level", squeue)
+    level = wait_for(
+        lambda: retraining(status), 120, "the task to be in the middle of a level", squeue
+    )
     # What Slurm sends signal_margin seconds before the time limit (submitit's timeout test)
     subprocess.run(["scancel", "--signal=USR2", task], check=True, timeout=30)
     wait_for(lambda: load_json(status)["state"] == "stopped", 30, "its USR2 checkpoint", squeue)
     assert "by SIGUSR2" in load_json(status)["reason"]
 
     # Requeued: pending again (Slurm holds a requeued job ~10 s), so resume adds nothing.
-    wait_for(lambda: "Restarts=1" in scheduler_text("scontrol", "show", "job", task), 30,
-             "Slurm to requeue the task")
+    wait_for(
+        lambda: "Restarts=1" in scheduler_text("scontrol", "show", "job", task),
+        30,
+        "Slurm to requeue the task",
+    )
     assert lth_cluster("status", str(paths.dir)) == 1
     assert lth_cluster("resume", str(paths.dir)) == 0
     assert len(load_submissions(paths)) == 1
@@ -165,9 +202,22 @@ def test_usr2_checkpoints_requeues_and_the_task_continues_exactly(submitted, ref
 def test_a_task_whose_training_raises_fails_in_slurm_and_in_status(tmp_path):
     """The sweep is written with --dry-run, one checkpoint is torn, and `lth resume`
     submits the never-started cohort: its task must exit non-zero (Slurm: FAILED)."""
-    assert main(["sweep", *SWEEP, "seed=0", "prune.levels=1", "launcher=slurm",
-                 "launcher.reduce=false", f"out={tmp_path}", "sweep.name=broken",
-                 "--dry-run"]) == 0
+    assert (
+        main(
+            [
+                "sweep",
+                *SWEEP,
+                "seed=0",
+                "prune.levels=1",
+                "launcher=slurm",
+                "launcher.reduce=false",
+                f"out={tmp_path}",
+                "sweep.name=broken",
+                "--dry-run",
+            ]
+        )
+        == 0
+    )
     paths = SweepPaths(tmp_path / "sweeps" / "broken")
     run_id = Manifest.load(paths).cohorts[0][0]
     torn = tmp_path / "runs" / run_id / "level_0" / "partial.pt"
@@ -177,11 +227,17 @@ def test_a_task_whose_training_raises_fails_in_slurm_and_in_status(tmp_path):
         assert lth_cluster("resume", str(paths.dir)) == 0
         (submission,) = load_submissions(paths)
         task = submission.task_of(0)
-        wait_for(lambda: "FAILED" in scheduler_text("squeue", "-h", "-t", "all", "-o", "%T",
-                                                    "-j", task), 60, "Slurm to record FAILED")
+        wait_for(
+            lambda: "FAILED" in scheduler_text("squeue", "-h", "-t", "all", "-o", "%T", "-j", task),
+            60,
+            "Slurm to record FAILED",
+        )
     finally:
-        subprocess.run(["scancel", *[s.job_id for s in load_submissions(paths)]],
-                       capture_output=True, timeout=30)
+        subprocess.run(
+            ["scancel", *[s.job_id for s in load_submissions(paths)]],
+            capture_output=True,
+            timeout=30,
+        )
     marker = load_json(tmp_path / "runs" / run_id / "status.json")
     assert marker["state"] == "failed" and marker["log"].endswith(f"{task}_0_log.out")
     assert lth_cluster("status", str(paths.dir)) == 1

@@ -33,5 +33,3 @@ def test_a_task_whose_training_raises_exits_non_zero_and_status_shows_why(tmp_pa
     assert "1 done, 1 failed" in out and log.read_text().splitlines()[-1] in out  # its tail
     (failed,) = [r for r in sweep_state(paths).runs if r.state == FAILED]
     assert failed.cohort == 0 and failed.log == str(log) and failed.note == marker["error"]
-
-

@@ -62,18 +62,25 @@ def masks_for(seed: int) -> dict[str, np.ndarray]:
 
 
 def payload(run_id: str, lv: int, density: float) -> LevelPayload:
-    rows = [("fc1.weight", "density", density * 0.75), ("fc1.weight", "kurtosis", 3.0 + lv),
-            ("conv1.weight", "density", density / 2), ("*", "effective_density", density * 0.9)]
+    rows = [
+        ("fc1.weight", "density", density * 0.75),
+        ("fc1.weight", "kurtosis", 3.0 + lv),
+        ("conv1.weight", "density", density / 2),
+        ("*", "effective_density", density * 0.9),
+    ]
     return LevelPayload(run_id, lv, masks_for(mask_seed(run_id, lv)), rows)
 
 
 def write_runs(path: Path, run_ids: list[str], n_levels: int = 2):
     """Write runs with levels of density 0.8**lv and accuracy 0.9 - 0.01*lv."""
-    runs = [run(r, model="lenet" if i % 2 == 0 else "conv2", seed=i)
-            for i, r in enumerate(run_ids)]
+    runs = [run(r, model="lenet" if i % 2 == 0 else "conv2", seed=i) for i, r in enumerate(run_ids)]
     levels = [level(r, lv, 0.8**lv, 0.9 - 0.01 * lv) for r in run_ids for lv in range(n_levels)]
-    curves = [CurvePoint(r, lv, it, 0.5 + it / 1000, 2.0 - it / 1000)
-              for r in run_ids for lv in range(n_levels) for it in (0, 100, 200)]
+    curves = [
+        CurvePoint(r, lv, it, 0.5 + it / 1000, 2.0 - it / 1000)
+        for r in run_ids
+        for lv in range(n_levels)
+        for it in (0, 100, 200)
+    ]
     payloads = [payload(r, lv, 0.8**lv) for r in run_ids for lv in range(n_levels)]
     return write_store(path, runs, levels, curves, payloads, PROV)
 
@@ -147,7 +154,9 @@ def test_adding_a_run_adds_only_its_rows_and_keeps_old_rows(store: Path):
     curves = curves_frame(store)
     assert len(curves) == 13
     assert curves[(curves.run_id == "r0") & (curves.iteration == 0)]["test_loss"].tolist() == [
-        2.0, 2.0]
+        2.0,
+        2.0,
+    ]
     run_ids, level_keys = store_keys(store)
     assert run_ids == {"r0", "r1", "r2"}
     assert level_keys == {(r, lv) for r in ("r0", "r1", "r2") for lv in (0, 1)}
@@ -163,8 +172,10 @@ def test_duplicates_within_one_call_keep_the_first(tmp_path: Path):
         [run("r0", model="first"), run("r0", model="second")],
         [level("r0", 0, 0.5, 0.7), level("r0", 0, 0.9, 0.1)],
         [CurvePoint("r0", 0, 10, 0.1, 1.0), CurvePoint("r0", 0, 10, 0.2, 2.0)],
-        [LevelPayload("r0", 0, {"w": np.ones(5, bool)}, [("w", "f", 1.0), ("w", "f", 2.0)]),
-         LevelPayload("r0", 0, {"w": np.zeros(5, bool)}, [("w", "f", 3.0)])],
+        [
+            LevelPayload("r0", 0, {"w": np.ones(5, bool)}, [("w", "f", 1.0), ("w", "f", 2.0)]),
+            LevelPayload("r0", 0, {"w": np.zeros(5, bool)}, [("w", "f", 3.0)]),
+        ],
         PROV,
     )
     assert (added.runs, added.levels, added.curves, added.masks) == (1, 1, 1, 1)
@@ -178,19 +189,37 @@ def test_duplicates_within_one_call_keep_the_first(tmp_path: Path):
 
 def test_new_feature_columns_are_nan_for_old_rows(store: Path):
     rows = [("fc1.weight", "alpha", 2.5), ("fc1.weight", "kurtosis", -1.0), ("*", "alpha", 1.5)]
-    added = write_store(store, [run("r2")], [level("r2", 0, 1.0, 0.9)], [],
-                        [LevelPayload("r2", 0, {}, rows),
-                         LevelPayload("r1", 1, {}, [("conv1.weight", "alpha", 4.0)])], PROV)
+    added = write_store(
+        store,
+        [run("r2")],
+        [level("r2", 0, 1.0, 0.9)],
+        [],
+        [
+            LevelPayload("r2", 0, {}, rows),
+            LevelPayload("r1", 1, {}, [("conv1.weight", "alpha", 4.0)]),
+        ],
+        PROV,
+    )
     assert added.feature_rows == 2 and added.feature_cells == 4
     feats = features_frame(store)
-    assert list(feats.columns) == ["run_id", "level", "layer", "alpha", "density",
-                                   "effective_density", "kurtosis"]
+    assert list(feats.columns) == [
+        "run_id",
+        "level",
+        "layer",
+        "alpha",
+        "density",
+        "effective_density",
+        "kurtosis",
+    ]
     assert len(feats) == 14
     alpha = feats.set_index(["run_id", "level", "layer"])["alpha"]
     assert alpha[("r2", 0, "fc1.weight")] == 2.5 and alpha[("r2", 0, "*")] == 1.5
     assert alpha[("r1", 1, "conv1.weight")] == 4.0  # an empty cell of an old row was filled
-    assert alpha.drop([("r2", 0, "fc1.weight"), ("r2", 0, "*"),
-                       ("r1", 1, "conv1.weight")]).isna().all()
+    assert (
+        alpha.drop([("r2", 0, "fc1.weight"), ("r2", 0, "*"), ("r1", 1, "conv1.weight")])
+        .isna()
+        .all()
+    )
     with h5py.File(store, "r") as f:
         assert f["features/alpha"].dtype == np.float64 and f["features/alpha"].shape == (14,)
 
@@ -215,7 +244,8 @@ def test_h5py_and_xarray_read_the_store(store: Path):
     ref = masks_for(mask_seed("r1", 1))["fc1.weight"]
     assert int(masks["fc1.weight"].attrs["count"]) == int(ref.sum())
     assert np.unpackbits(masks["fc1.weight"].values)[:21].reshape(7, 3).astype(bool).tolist() == (
-        ref.tolist())
+        ref.tolist()
+    )
     for ds in (root, lv, runs, feats, masks):
         ds.close()
 
@@ -227,7 +257,10 @@ def test_frames_and_summary_numbers(store: Path):
     np.testing.assert_allclose(levels["test_accuracy"], [0.9, 0.89, 0.9, 0.89])
     curves = curves_frame(store)
     assert curves[(curves.run_id == "r1") & (curves.level == 1)]["iteration"].tolist() == [
-        0, 100, 200]
+        0,
+        100,
+        200,
+    ]
     long = features_frame(store, long=True)
     assert list(long.columns) == ["run_id", "level", "layer", "feature", "value"]
     assert len(long) == 4 * 4  # four non-NaN values per level
@@ -244,8 +277,14 @@ def test_frames_and_summary_numbers(store: Path):
 
 
 def test_inspect_query_and_csv(store: Path, capsys):
-    write_store(store, [run("r2", method="random", seed=5)], [level("r2", 0, 0.3, 0.5)], [],
-                [LevelPayload("r2", 0, {}, [("*", "effective_density", 0.25)])], PROV)
+    write_store(
+        store,
+        [run("r2", method="random", seed=5)],
+        [level("r2", 0, 0.3, 0.5)],
+        [],
+        [LevelPayload("r2", 0, {}, [("*", "effective_density", 0.25)])],
+        PROV,
+    )
     assert inspect_main([str(store), "--max-density", "0.9", "--csv"]) == 0
     rows = pd.read_csv(io.StringIO(capsys.readouterr().out))
     keys = sorted(zip(rows.run_id, rows.level, strict=True))
@@ -253,8 +292,22 @@ def test_inspect_query_and_csv(store: Path, capsys):
     assert list(rows.columns)[-1] == "effective_density"
     assert rows.set_index("run_id").loc["r2", "effective_density"] == 0.25
 
-    assert inspect_main([str(store), "--model", "conv2", "--layer", "fc1.weight",
-                         "--features", "kurtosis", "density", "--csv"]) == 0
+    assert (
+        inspect_main(
+            [
+                str(store),
+                "--model",
+                "conv2",
+                "--layer",
+                "fc1.weight",
+                "--features",
+                "kurtosis",
+                "density",
+                "--csv",
+            ]
+        )
+        == 0
+    )
     rows = pd.read_csv(io.StringIO(capsys.readouterr().out))
     assert rows["run_id"].tolist() == ["r1", "r1"]
     assert rows["kurtosis"].tolist() == [3.0, 4.0]
@@ -360,29 +413,40 @@ def test_kill_9_mid_write_leaves_old_store_intact(store: Path):
     assert not temps[0].exists()
     assert sorted(p.name for p in store.parent.iterdir()) == ["store.h5"]
     assert store_keys(store)[0] == {"r0", "r1", "r3"}
-    np.testing.assert_array_equal(read_masks(store, "r1", 1)["conv1.weight"],
-                                  old_masks["conv1.weight"])
+    np.testing.assert_array_equal(
+        read_masks(store, "r1", 1)["conv1.weight"], old_masks["conv1.weight"]
+    )
 
 
 def test_replace_columns_take_new_values_and_count_what_changed(store: Path):
     """Group statistics (across-seed means) are replaced; every other feature keeps its value."""
     rows = [("*", "effective_density", 0.5), ("fc1.weight", "density", 0.125)]
-    added = write_store(store, [], [], [], [LevelPayload("r0", 0, {}, rows)], PROV,
-                        replace=["effective_density"])
+    added = write_store(
+        store, [], [], [], [LevelPayload("r0", 0, {}, rows)], PROV, replace=["effective_density"]
+    )
     assert (added.feature_rows, added.feature_cells, added.replaced_cells) == (0, 0, 1)
     feats = features_frame(store).set_index(["run_id", "level", "layer"])
     assert feats.loc[("r0", 0, "*"), "effective_density"] == 0.5  # was 0.9
     assert feats.loc[("r0", 0, "fc1.weight"), "density"] == 0.75  # not in `replace`
-    again = write_store(store, [], [], [], [LevelPayload("r0", 0, {}, rows)], PROV,
-                        replace=["effective_density"])
+    again = write_store(
+        store, [], [], [], [LevelPayload("r0", 0, {}, rows)], PROV, replace=["effective_density"]
+    )
     assert again == Added(0, 0, 0, 0, 0, 0, 0)  # same value: nothing changed, nothing written
 
 
 def test_a_replacing_write_clears_the_old_values_it_does_not_bring(store: Path):
     """A (run, level) whose group statistics are rewritten loses every old one of them."""
+
     def write(rows):
-        write_store(store, [], [], [], [LevelPayload("r0", 1, {}, rows)], PROV,
-                    replace=["effective_density"])
+        write_store(
+            store,
+            [],
+            [],
+            [],
+            [LevelPayload("r0", 1, {}, rows)],
+            PROV,
+            replace=["effective_density"],
+        )
 
     write([("*", "effective_density", 0.5), ("fc1.weight", "effective_density", 0.25)])
     write([("*", "effective_density", 0.375)])

@@ -35,7 +35,12 @@ class EpochPlan:
     """The order and augmentation draws of one epoch for every member."""
 
     def __init__(
-        self, seeds: list[int], level: int, epoch: int, train_size: int, augment: bool,
+        self,
+        seeds: list[int],
+        level: int,
+        epoch: int,
+        train_size: int,
+        augment: bool,
         device: torch.device,
     ):
         orders, crops, flips = [], [], []

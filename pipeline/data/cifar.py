@@ -68,14 +68,24 @@ def load_cifar100(root: Path) -> TensorDataset:
 
 register(
     DatasetSpec(
-        "cifar10", load_cifar10, 50000, 10000, (3, 32, 32), 10,
+        "cifar10",
+        load_cifar10,
+        50000,
+        10000,
+        (3, 32, 32),
+        10,
         files="the CIFAR-10 python batches data_batch_1..5 and test_batch "
         "(or their folder cifar-10-batches-py)",
     )
 )
 register(
     DatasetSpec(
-        "cifar100", load_cifar100, 50000, 10000, (3, 32, 32), 100,
+        "cifar100",
+        load_cifar100,
+        50000,
+        10000,
+        (3, 32, 32),
+        100,
         files="the CIFAR-100 python files train and test (or their folder cifar-100-python)",
     )
 )

@@ -60,7 +60,13 @@ def load_idx_dir(root: Path) -> TensorDataset:
 register(DatasetSpec("mnist", load_idx_dir, 60000, 10000, (1, 28, 28), 10, files=_DESCRIPTION))
 register(
     DatasetSpec(
-        "fashion_mnist", load_idx_dir, 60000, 10000, (1, 28, 28), 10,
-        files=_DESCRIPTION, default_root="/usr/share/datasets/fashion-mnist",
+        "fashion_mnist",
+        load_idx_dir,
+        60000,
+        10000,
+        (1, 28, 28),
+        10,
+        files=_DESCRIPTION,
+        default_root="/usr/share/datasets/fashion-mnist",
     )
 )

@@ -33,7 +33,10 @@ class TensorDataset:
 
 
 def standardized(
-    x_train: np.ndarray, y_train: np.ndarray, x_test: np.ndarray, y_test: np.ndarray,
+    x_train: np.ndarray,
+    y_train: np.ndarray,
+    x_test: np.ndarray,
+    y_test: np.ndarray,
     num_classes: int,
 ) -> TensorDataset:
     """Scale inputs by the training set's per-channel mean and std (axis 1 is channels)."""

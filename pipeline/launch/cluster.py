@@ -35,11 +35,13 @@ def run_command(argv: list[str], what: str) -> str:
     try:
         done = subprocess.run(argv, capture_output=True, text=True, check=True, timeout=120)
     except FileNotFoundError:
-        raise ConfigError("launcher.name", f"{argv[0]} not found: is this a login node "
-                          f"of the cluster? ({what})") from None
+        raise ConfigError(
+            "launcher.name", f"{argv[0]} not found: is this a login node of the cluster? ({what})"
+        ) from None
     except subprocess.CalledProcessError as error:
-        raise SchedulerError(f"{what}: {argv[0]} refused it: "
-                             f"{(error.stderr or error.stdout).strip()}") from None
+        raise SchedulerError(
+            f"{what}: {argv[0]} refused it: {(error.stderr or error.stdout).strip()}"
+        ) from None
     return done.stdout
 
 
@@ -59,8 +61,11 @@ def write_script(path: Path, text: str) -> Path:
 def reduce_command(manifest: Manifest, paths: SweepPaths, cfg: LauncherConfig) -> str:
     """`lth reduce <runs_dir> <store>` under the site's MPI launcher, quoted for a shell.
     An MPI launcher installed in this environment (pip's mpich) wins over the job's PATH."""
-    mpiexec = [beside_python(cfg.reduce_mpiexec[0]) or cfg.reduce_mpiexec[0],
-               *cfg.reduce_mpiexec[1:]] if cfg.reduce_mpiexec else []
+    mpiexec = (
+        [beside_python(cfg.reduce_mpiexec[0]) or cfg.reduce_mpiexec[0], *cfg.reduce_mpiexec[1:]]
+        if cfg.reduce_mpiexec
+        else []
+    )
     return shell([*mpiexec, *lth_command(), "reduce", manifest.layout.runs, paths.store])
 
 
@@ -70,12 +75,19 @@ class ClusterLauncher:
     blocking = False
     name = ""
 
-    def submit(self, manifest: Manifest, paths: SweepPaths, cohorts: list[int],
-               cfg: LauncherConfig, number: int) -> Submission:
+    def submit(
+        self,
+        manifest: Manifest,
+        paths: SweepPaths,
+        cohorts: list[int],
+        cfg: LauncherConfig,
+        number: int,
+    ) -> Submission:
         raise NotImplementedError
 
-    def submit_reducer(self, manifest: Manifest, paths: SweepPaths, cfg: LauncherConfig,
-                       number: int, after: str) -> str:
+    def submit_reducer(
+        self, manifest: Manifest, paths: SweepPaths, cfg: LauncherConfig, number: int, after: str
+    ) -> str:
         raise NotImplementedError
 
     def queue(self, tasks: list[str]) -> dict[str, TaskState] | None:
@@ -85,15 +97,17 @@ class ClusterLauncher:
     def log_path(self, paths: SweepPaths, task: str) -> Path:
         raise NotImplementedError
 
-    def launch(self, manifest: Manifest, paths: SweepPaths, cohorts: list[int],
-               cfg: LauncherConfig) -> list[str]:
+    def launch(
+        self, manifest: Manifest, paths: SweepPaths, cohorts: list[int], cfg: LauncherConfig
+    ) -> list[str]:
         paths.scheduler_logs(self.name).mkdir(parents=True, exist_ok=True)
         number = len(load_submissions(paths))
         submission = self.submit(manifest, paths, cohorts, cfg, number)
         record(paths, submission)  # at once: status and resume must know of a live array
         if cfg.reduce:
-            submission.reducer = self.submit_reducer(manifest, paths, cfg, number,
-                                                     submission.job_id)
+            submission.reducer = self.submit_reducer(
+                manifest, paths, cfg, number, submission.job_id
+            )
             record(paths, submission)
         announce(paths, submission, job_name(manifest.name))
         return [submission.job_id] + ([submission.reducer] if submission.reducer else [])
@@ -101,8 +115,10 @@ class ClusterLauncher:
 
 def announce(paths: SweepPaths, submission: Submission, name: str) -> None:
     count = len(submission.cohorts)
-    console.print(f"submitted {name} to {submission.backend}: job {submission.job_id} "
-                  f"({count} array task{'s' if count != 1 else ''}, one per cohort)")
+    console.print(
+        f"submitted {name} to {submission.backend}: job {submission.job_id} "
+        f"({count} array task{'s' if count != 1 else ''}, one per cohort)"
+    )
     if submission.reducer:
         console.print(f"reducer: job {submission.reducer} after it -> {paths.store}")
     console.print(f"sweep directory: {paths.dir}")

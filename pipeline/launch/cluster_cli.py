@@ -26,17 +26,23 @@ def cmd_resume(args: argparse.Namespace) -> int:
 
 def register(subparsers) -> None:
     status = subparsers.add_parser(
-        "status", help="which runs of a sweep are done, running, failed or never started "
-        "(exit code 0 iff all are done)")
+        "status",
+        help="which runs of a sweep are done, running, failed or never started "
+        "(exit code 0 iff all are done)",
+    )
     status.add_argument("sweep_dir")
-    status.add_argument("--all", action="store_true",
-                        help="list every run, done and never started too")
+    status.add_argument(
+        "--all", action="store_true", help="list every run, done and never started too"
+    )
     status.set_defaults(func=cmd_status)
 
     resume = subparsers.add_parser(
-        "resume", help="submit the unfinished cohorts of a sweep again (never one that is "
-        "still queued or running)")
+        "resume",
+        help="submit the unfinished cohorts of a sweep again (never one that is "
+        "still queued or running)",
+    )
     resume.add_argument("sweep_dir")
-    resume.add_argument("overrides", nargs="*",
-                        help="launcher.* overrides, e.g. launcher.walltime=08:00:00")
+    resume.add_argument(
+        "overrides", nargs="*", help="launcher.* overrides, e.g. launcher.walltime=08:00:00"
+    )
     resume.set_defaults(func=cmd_resume)

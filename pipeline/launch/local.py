@@ -25,13 +25,15 @@ def worker_devices(launcher: LauncherConfig) -> list[str]:
 class LocalLauncher:
     blocking = True
 
-    def launch(self, manifest: Manifest, paths: SweepPaths, cohorts: list[int],
-               launcher: LauncherConfig) -> list[str]:
+    def launch(
+        self, manifest: Manifest, paths: SweepPaths, cohorts: list[int], launcher: LauncherConfig
+    ) -> list[str]:
         devices = worker_devices(launcher)
         if len(devices) == 1:
             if run_task(paths.dir, cohorts, devices[0], progress=True) != 0:
-                raise LaunchError(f"some cohorts failed or stopped; `lth status {paths.dir}` "
-                                  "shows which and why")
+                raise LaunchError(
+                    f"some cohorts failed or stopped; `lth status {paths.dir}` shows which and why"
+                )
             return []
         paths.logs.mkdir(parents=True, exist_ok=True)
         workers = []
@@ -39,13 +41,22 @@ class LocalLauncher:
             mine = cohorts[slot :: len(devices)]
             if not mine:
                 continue
-            command = [sys.executable, "-m", "pipeline.cli", "task", str(paths.dir),
-                       "--device", device, "--no-progress"]
+            command = [
+                sys.executable,
+                "-m",
+                "pipeline.cli",
+                "task",
+                str(paths.dir),
+                "--device",
+                device,
+                "--no-progress",
+            ]
             for index in mine:
                 command += ["--cohort", str(index)]
             log = open(paths.logs / f"local-{slot}.log", "w")  # noqa: SIM115 (closed below)
-            workers.append((subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT),
-                            log, device))
+            workers.append(
+                (subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT), log, device)
+            )
         failed = []
         for process, log, device in workers:
             if process.wait() != 0:

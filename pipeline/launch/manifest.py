@@ -40,8 +40,16 @@ class Manifest:
         return link_runs([self.config(r) for r in self.cohorts[index]], self.layout)
 
     def save(self, paths: SweepPaths) -> None:
-        save_json(paths.manifest, {"name": self.name, "root": self.root, "created": self.created,
-                                   "runs": self.runs, "cohorts": self.cohorts})
+        save_json(
+            paths.manifest,
+            {
+                "name": self.name,
+                "root": self.root,
+                "created": self.created,
+                "runs": self.runs,
+                "cohorts": self.cohorts,
+            },
+        )
 
     @classmethod
     def load(cls, paths: SweepPaths) -> Manifest:
@@ -61,14 +69,18 @@ class Manifest:
                 raise ManifestError(
                     f"sweep {self.name}: run {key} of its manifest hashes to {now} with this "
                     "version of lth (its run identity changed since the sweep was written); "
-                    "finish the sweep with the version that wrote it, or start it again")
+                    "finish the sweep with the version that wrote it, or start it again"
+                )
 
 
 def cohort_key(cfg: Config) -> str:
     """What members of one cohort must share: architecture, data, recipe, rewind point."""
     shared = {
-        "model": asdict(cfg.model), "data": asdict(cfg.data), "train": asdict(cfg.train),
-        "rewind": cfg.prune.rewind, "retrain": cfg.prune.retrain,
+        "model": asdict(cfg.model),
+        "data": asdict(cfg.data),
+        "train": asdict(cfg.train),
+        "rewind": cfg.prune.rewind,
+        "retrain": cfg.prune.retrain,
         "checkpoint_every": cfg.checkpoint_every,
     }
     return json.dumps(shared, sort_keys=True)
@@ -81,8 +93,9 @@ def _families(runs: list[Run]) -> list[list[Run]]:
     return list(families.values())
 
 
-def build_manifest(name: str, root: Path, configs: list[Config],
-                   cohort_size: Callable[[Config], int]) -> Manifest:
+def build_manifest(
+    name: str, root: Path, configs: list[Config], cohort_size: Callable[[Config], int]
+) -> Manifest:
     """Group runs into cohorts of at most `cohort_size(cfg)` runs (families kept whole)."""
     runs = link_runs(configs, Layout(root))
     by_key: dict[str, list[list[Run]]] = {}

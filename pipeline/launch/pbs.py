@@ -41,8 +41,10 @@ ON_NODE = {"R", "E"}  # running, exiting
 
 def directives(cfg: LauncherConfig, count: int = 1) -> str:
     """Optional #PBS lines: account, queue and (for several cohorts) the array range."""
-    lines = [f"#PBS -A {shell([cfg.account])}" if cfg.account else "",
-             f"#PBS -q {shell([cfg.queue])}" if cfg.queue else ""]
+    lines = [
+        f"#PBS -A {shell([cfg.account])}" if cfg.account else "",
+        f"#PBS -q {shell([cfg.queue])}" if cfg.queue else "",
+    ]
     if count > 1:  # a range must have at least two indices; one cohort is a plain job
         throttle = f"%{cfg.array_parallelism}" if 0 < cfg.array_parallelism < count else ""
         lines.append(f"#PBS -J {shell([f'0-{count - 1}{throttle}'])}")
@@ -62,8 +64,9 @@ def workdir(cfg: LauncherConfig) -> str:
     return shell([cfg.workdir]) if cfg.workdir else '"$PBS_O_WORKDIR"'
 
 
-def array_script(manifest: Manifest, paths: SweepPaths, cohorts: list[int],
-                 cfg: LauncherConfig) -> str:
+def array_script(
+    manifest: Manifest, paths: SweepPaths, cohorts: list[int], cfg: LauncherConfig
+) -> str:
     logs = paths.scheduler_logs("pbs")
     walltime = walltime_seconds(cfg.walltime)
     return render(
@@ -98,7 +101,7 @@ def reducer_script(manifest: Manifest, paths: SweepPaths, cfg: LauncherConfig) -
 
 
 def short_id(job_id: str) -> str:
-    """"1234[5].pbs01.hpc.mil" -> "1234[5]": servers differ in how much name they print."""
+    """ "1234[5].pbs01.hpc.mil" -> "1234[5]": servers differ in how much name they print."""
     return job_id.split(".")[0]
 
 
@@ -121,21 +124,34 @@ def parse_qstat_text(text: str) -> dict[str, str]:
 class PbsLauncher(ClusterLauncher):
     name = "pbs"
 
-    def submit(self, manifest: Manifest, paths: SweepPaths, cohorts: list[int],
-               cfg: LauncherConfig, number: int) -> Submission:
-        script = write_script(paths.scripts / f"array-{number}.pbs",
-                              array_script(manifest, paths, cohorts, cfg))
+    def submit(
+        self,
+        manifest: Manifest,
+        paths: SweepPaths,
+        cohorts: list[int],
+        cfg: LauncherConfig,
+        number: int,
+    ) -> Submission:
+        script = write_script(
+            paths.scripts / f"array-{number}.pbs", array_script(manifest, paths, cohorts, cfg)
+        )
         job = run_command(["qsub", str(script)], "submitting the array").strip()
-        tasks = ([job.replace("[]", f"[{i}]") for i in range(len(cohorts))]
-                 if len(cohorts) > 1 else [job])
+        tasks = (
+            [job.replace("[]", f"[{i}]") for i in range(len(cohorts))]
+            if len(cohorts) > 1
+            else [job]
+        )
         return Submission(self.name, job, list(cohorts), tasks)
 
-    def submit_reducer(self, manifest: Manifest, paths: SweepPaths, cfg: LauncherConfig,
-                       number: int, after: str) -> str:
-        script = write_script(paths.scripts / f"reduce-{number}.pbs",
-                              reducer_script(manifest, paths, cfg))
-        return run_command(["qsub", "-W", f"depend=afterany:{after}", str(script)],
-                           "submitting the reducer").strip()
+    def submit_reducer(
+        self, manifest: Manifest, paths: SweepPaths, cfg: LauncherConfig, number: int, after: str
+    ) -> str:
+        script = write_script(
+            paths.scripts / f"reduce-{number}.pbs", reducer_script(manifest, paths, cfg)
+        )
+        return run_command(
+            ["qsub", "-W", f"depend=afterany:{after}", str(script)], "submitting the reducer"
+        ).strip()
 
     def queue(self, tasks: list[str]) -> dict[str, TaskState] | None:
         jobs = sorted({re.sub(r"\[\d+\]", "[]", task) for task in tasks})  # subjob -> its array
@@ -150,8 +166,10 @@ class PbsLauncher(ClusterLauncher):
         if not states and done.returncode != 0 and "Unknown Job Id" not in done.stderr:
             return None
         found = {task: states[short_id(task)] for task in tasks if short_id(task) in states}
-        return {task: TaskState(state, state not in ENDED, state in ON_NODE)
-                for task, state in found.items()}
+        return {
+            task: TaskState(state, state not in ENDED, state in ON_NODE)
+            for task, state in found.items()
+        }
 
     def log_path(self, paths: SweepPaths, task: str) -> Path:
         return paths.scheduler_logs(self.name) / f"{task}.log"

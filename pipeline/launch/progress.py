@@ -17,10 +17,14 @@ class RichReporter(Reporter):
     def __init__(self, label: str, levels: int, console: Console | None = None):
         self.label, self.levels = label, levels
         self.progress = Progress(
-            TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-            TextColumn("{task.fields[epoch]}"), TextColumn("{task.fields[accuracy]}"),
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("{task.fields[epoch]}"),
+            TextColumn("{task.fields[accuracy]}"),
             TimeElapsedColumn(),
-            console=console, transient=False,
+            console=console,
+            transient=False,
         )
         self.task = None
         self.start = 0
@@ -34,28 +38,36 @@ class RichReporter(Reporter):
     def __exit__(self, *exc) -> None:
         self.progress.stop()
 
-    def level_started(self, level: int, runs: list[Run], start: int, end: int,
-                      iterations_per_epoch: int) -> None:
+    def level_started(
+        self, level: int, runs: list[Run], start: int, end: int, iterations_per_epoch: int
+    ) -> None:
         description = f"{self.label} level {level}/{self.levels} ({len(runs)} runs)"
         self.start, self.ipe = start, iterations_per_epoch
         self.epochs = -(-end // iterations_per_epoch)
         epoch = f"epoch {start // self.ipe}/{self.epochs}"
         if self.task is None:
-            self.task = self.progress.add_task(description, total=end - start, accuracy="",
-                                               epoch=epoch)
+            self.task = self.progress.add_task(
+                description, total=end - start, accuracy="", epoch=epoch
+            )
         else:
-            self.progress.reset(self.task, total=end - start, description=description,
-                                epoch=epoch, accuracy="")
+            self.progress.reset(
+                self.task, total=end - start, description=description, epoch=epoch, accuracy=""
+            )
 
     def evaluated(self, iteration: int, accuracy: torch.Tensor) -> None:
-        self.progress.update(self.task, completed=iteration - self.start,
-                             epoch=f"epoch {iteration // self.ipe}/{self.epochs}",
-                             accuracy=f"mean acc {float(accuracy.mean()):.3f}")
+        self.progress.update(
+            self.task,
+            completed=iteration - self.start,
+            epoch=f"epoch {iteration // self.ipe}/{self.epochs}",
+            accuracy=f"mean acc {float(accuracy.mean()):.3f}",
+        )
 
     def level_finished(self, level: int, runs: list[Run], metrics: list[dict]) -> None:
         accuracies = "  ".join(
             f"{method_label(r.cfg.prune.method, r.cfg.prune.control)}/s{r.cfg.seed} "
-            f"{m['test_accuracy']:.3f}" for r, m in zip(runs, metrics))
+            f"{m['test_accuracy']:.3f}"
+            for r, m in zip(runs, metrics)
+        )
         self.progress.console.log(
             f"{self.label} level {level} (density {metrics[0]['density']:.3f}): {accuracies}",
             highlight=False,

@@ -25,8 +25,11 @@ def launcher_config(manifest: Manifest, overrides: list[str]) -> LauncherConfig:
     """The sweep's launcher settings (from its manifest) with `launcher.*` overrides."""
     for override in overrides:
         if not override.startswith("launcher."):
-            raise ConfigError("overrides", f"{override!r}: resume takes launcher.* overrides "
-                              "only (the manifest fixes everything else)")
+            raise ConfigError(
+                "overrides",
+                f"{override!r}: resume takes launcher.* overrides "
+                "only (the manifest fixes everything else)",
+            )
     base = OmegaConf.structured(manifest.config(next(iter(manifest.runs))).launcher)
     try:
         changes = OmegaConf.from_dotlist([o.removeprefix("launcher.") for o in overrides])
@@ -42,14 +45,19 @@ def resume(paths: SweepPaths, overrides: list[str], console: Console) -> int:
     cfg = launcher_config(manifest, overrides)
     state = sweep_state(paths)
     if state.unreachable:
-        console.print(f"[red]cannot ask {', '.join(state.unreachable)} which tasks are still "
-                      f"queued or running; resubmitting now could run cohorts twice[/]")
+        console.print(
+            f"[red]cannot ask {', '.join(state.unreachable)} which tasks are still "
+            f"queued or running; resubmitting now could run cohorts twice[/]"
+        )
         return 1
     live = {r.cohort for r in state.runs if r.live}
     todo = sorted(set(state.cohorts(FAILED, NEVER)) - live)
     if not todo:
-        reason = ("every run is done" if state.finished
-                  else f"still queued or running: cohorts {ranges(sorted(live))}")
+        reason = (
+            "every run is done"
+            if state.finished
+            else f"still queued or running: cohorts {ranges(sorted(live))}"
+        )
         console.print(f"nothing to resume: {reason}")
         return 0
     console.print(f"resuming {len(todo)} of {len(manifest.cohorts)} cohorts: {ranges(todo)}")

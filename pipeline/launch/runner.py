@@ -42,7 +42,10 @@ def _data(name: str, root: str | None, device: torch.device):
 
 
 def run_cohort(
-    manifest: Manifest, index: int, device: str | None = None, show_progress: bool = True,
+    manifest: Manifest,
+    index: int,
+    device: str | None = None,
+    show_progress: bool = True,
     should_stop: Callable[[], bool] = lambda: False,
 ) -> None:
     runs = manifest.cohort_runs(index)
@@ -83,12 +86,27 @@ def mark(runs: list[Run], state: str, **fields) -> None:
             continue
         previous = load_json(run.paths.status) if run.paths.status.is_file() else {}
         progress = {key: previous[key] for key in ("level", "iteration", "of") if key in previous}
-        save_json(run.paths.status, {"state": state, **progress, **fields,
-                                     "job": scheduler_task_id(), "updated": time.time()})
+        save_json(
+            run.paths.status,
+            {
+                "state": state,
+                **progress,
+                **fields,
+                "job": scheduler_task_id(),
+                "updated": time.time(),
+            },
+        )
 
 
-def run_task(sweep_dir: Path, cohorts: list[int], device: str | None, progress: bool, *,
-             should_stop: StopOnSignal | None = None, log: str | None = None) -> int:
+def run_task(
+    sweep_dir: Path,
+    cohorts: list[int],
+    device: str | None,
+    progress: bool,
+    *,
+    should_stop: StopOnSignal | None = None,
+    log: str | None = None,
+) -> int:
     """Train the given cohorts of a sweep; the exit code says whether all of them finished.
 
     Without `should_stop`, SIGTERM (PBS before walltime, qdel, scancel) stops the task

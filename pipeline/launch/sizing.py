@@ -26,8 +26,9 @@ def resolve_device(name: str) -> torch.device:
     return device
 
 
-def member_bytes(model: str, input_shape: tuple[int, ...], num_classes: int,
-                 batch_size: int) -> int:
+def member_bytes(
+    model: str, input_shape: tuple[int, ...], num_classes: int, batch_size: int
+) -> int:
     """Bytes one member needs: fp32 weights, grads and two optimizer slots, plus the
     activations of one batch kept for backward (counted by a forward pass on the CPU)."""
     net = build_plain(model, input_shape, num_classes)
@@ -47,8 +48,9 @@ def member_bytes(model: str, input_shape: tuple[int, ...], num_classes: int,
 
 
 @lru_cache(maxsize=32)
-def fastest_on_cpu(model: str, input_shape: tuple[int, ...], num_classes: int,
-                   batch_size: int, threads: int) -> int:
+def fastest_on_cpu(
+    model: str, input_shape: tuple[int, ...], num_classes: int, batch_size: int, threads: int
+) -> int:
     """The cohort size with the most training steps per run per second on this CPU,
     timed over a few SGD steps on random data. Small nets are bound by per-step
     overhead and gain from large cohorts; large ones are bound by arithmetic and do not
@@ -57,15 +59,18 @@ def fastest_on_cpu(model: str, input_shape: tuple[int, ...], num_classes: int,
     if threads:
         torch.set_num_threads(threads)
     try:
-        per_run = {k: _step_seconds(model, input_shape, num_classes, batch_size, k) / k
-                   for k in CPU_CANDIDATES}
+        per_run = {
+            k: _step_seconds(model, input_shape, num_classes, batch_size, k) / k
+            for k in CPU_CANDIDATES
+        }
     finally:
         torch.set_num_threads(previous)
     return min(per_run, key=per_run.get)
 
 
-def _step_seconds(model: str, input_shape, num_classes: int, batch_size: int,
-                  members: int) -> float:
+def _step_seconds(
+    model: str, input_shape, num_classes: int, batch_size: int, members: int
+) -> float:
     net = build_cohort(model, input_shape, num_classes, members)
     for p in net.parameters():
         torch.nn.init.normal_(p, std=0.05)
@@ -84,8 +89,13 @@ def _step_seconds(model: str, input_shape, num_classes: int, batch_size: int,
     return best
 
 
-def cohort_size(launcher: LauncherConfig, model: str, input_shape: tuple[int, ...],
-                num_classes: int, batch_size: int) -> int:
+def cohort_size(
+    launcher: LauncherConfig,
+    model: str,
+    input_shape: tuple[int, ...],
+    num_classes: int,
+    batch_size: int,
+) -> int:
     """launcher.cohort_size if set; else as many members as fit the GPU the tasks will get
     (launcher.gpu_memory_gb when the tasks run elsewhere, else this machine's free GPU
     memory); else the CPU default."""
@@ -96,7 +106,6 @@ def cohort_size(launcher: LauncherConfig, model: str, input_shape: tuple[int, ..
     elif resolve_device(launcher.device).type == "cuda":
         free, _total = torch.cuda.mem_get_info(resolve_device(launcher.device))
     else:
-        return fastest_on_cpu(model, tuple(input_shape), num_classes, batch_size,
-                              launcher.threads)
+        return fastest_on_cpu(model, tuple(input_shape), num_classes, batch_size, launcher.threads)
     need = member_bytes(model, input_shape, num_classes, batch_size)
     return max(1, min(MAX_COHORT, int(MEMORY_SHARE * free // need)))

@@ -38,8 +38,17 @@ from pipeline.launch.submissions import Submission
 from pipeline.paths import SweepPaths
 
 # squeue's long state names: those of a task that has ended, and of one on a node.
-ENDED = {"BOOT_FAIL", "CANCELLED", "COMPLETED", "DEADLINE", "FAILED", "NODE_FAIL",
-         "OUT_OF_MEMORY", "PREEMPTED", "TIMEOUT"}
+ENDED = {
+    "BOOT_FAIL",
+    "CANCELLED",
+    "COMPLETED",
+    "DEADLINE",
+    "FAILED",
+    "NODE_FAIL",
+    "OUT_OF_MEMORY",
+    "PREEMPTED",
+    "TIMEOUT",
+}
 ON_NODE = {"CONFIGURING", "RUNNING", "COMPLETING", "SIGNALING", "STAGE_OUT"}
 
 
@@ -52,8 +61,7 @@ class CohortTask:
     def __call__(self, cohort: int) -> None:
         log = str(submitit.JobEnvironment().paths.stdout)
         with StopOnSignal((signal.SIGUSR2, signal.SIGTERM)) as stop:
-            code = run_task(Path(self.sweep_dir), [cohort], None, False, should_stop=stop,
-                            log=log)
+            code = run_task(Path(self.sweep_dir), [cohort], None, False, should_stop=stop, log=log)
         if code == STOPPED and stop.received == signal.SIGUSR2:
             submitit_handler = stop.previous[signal.SIGUSR2]
             submitit_handler(signal.SIGUSR2, None)  # checkpoint(), requeue, exit
@@ -76,7 +84,9 @@ def sbatch_parameters(cfg: LauncherConfig, name: str, count: int) -> dict:
         "setup": setup_lines(cfg),
     }
     optional = {
-        "partition": cfg.queue, "account": cfg.account, "qos": cfg.qos,
+        "partition": cfg.queue,
+        "account": cfg.account,
+        "qos": cfg.qos,
         "gpus_per_node": cfg.gpus_per_node or None,
         "mem": f"{math.ceil(cfg.mem_gb * 1024)}M" if cfg.mem_gb else None,
         "additional_parameters": {"chdir": cfg.workdir} if cfg.workdir else None,
@@ -87,24 +97,28 @@ def sbatch_parameters(cfg: LauncherConfig, name: str, count: int) -> dict:
 
 def directives(cfg: LauncherConfig) -> str:
     """#SBATCH lines for the account, partition, QOS and directory that are set (quoted)."""
-    flags = {"account": cfg.account, "partition": cfg.queue, "qos": cfg.qos,
-             "chdir": cfg.workdir}
-    return "\n".join(f"#SBATCH --{flag}={shell([value])}"
-                     for flag, value in flags.items() if value)
+    flags = {"account": cfg.account, "partition": cfg.queue, "qos": cfg.qos, "chdir": cfg.workdir}
+    return "\n".join(f"#SBATCH --{flag}={shell([value])}" for flag, value in flags.items() if value)
 
 
 class SlurmLauncher(ClusterLauncher):
     name = "slurm"
 
-    def submit(self, manifest: Manifest, paths: SweepPaths, cohorts: list[int],
-               cfg: LauncherConfig, number: int) -> Submission:
+    def submit(
+        self,
+        manifest: Manifest,
+        paths: SweepPaths,
+        cohorts: list[int],
+        cfg: LauncherConfig,
+        number: int,
+    ) -> Submission:
         try:
-            executor = submitit.SlurmExecutor(folder=paths.scheduler_logs(self.name),
-                                              max_num_timeout=cfg.max_timeouts)
+            executor = submitit.SlurmExecutor(
+                folder=paths.scheduler_logs(self.name), max_num_timeout=cfg.max_timeouts
+            )
         except RuntimeError as error:  # no srun here: not a Slurm login node
             raise ConfigError("launcher.name", str(error)) from None
-        executor.update_parameters(**sbatch_parameters(cfg, job_name(manifest.name),
-                                                       len(cohorts)))
+        executor.update_parameters(**sbatch_parameters(cfg, job_name(manifest.name), len(cohorts)))
         try:
             jobs = executor.map_array(CohortTask(str(paths.dir)), cohorts)
         except FailedJobError as error:
@@ -112,26 +126,38 @@ class SlurmLauncher(ClusterLauncher):
         tasks = [job.job_id for job in jobs]
         return Submission(self.name, tasks[0].split("_")[0], list(cohorts), tasks)
 
-    def submit_reducer(self, manifest: Manifest, paths: SweepPaths, cfg: LauncherConfig,
-                       number: int, after: str) -> str:
-        script = write_script(paths.scripts / f"reduce-{number}.sh", render(
-            "slurm/reduce.sh.in",
-            name=shell([job_name(manifest.name, "-reduce")]),
-            log=shell([paths.scheduler_logs(self.name) / "reduce-%j.log"]),
-            ranks=str(cfg.reduce_ranks),
-            minutes=str(math.ceil(walltime_seconds(cfg.reduce_walltime) / 60)),
-            directives=directives(cfg),
-            setup="\n".join(setup_lines(cfg)),
-            command=reduce_command(manifest, paths, cfg),
-        ))
-        out = run_command(["sbatch", "--parsable", f"--dependency=afterany:{after}",
-                           str(script)], "submitting the reducer")
+    def submit_reducer(
+        self, manifest: Manifest, paths: SweepPaths, cfg: LauncherConfig, number: int, after: str
+    ) -> str:
+        script = write_script(
+            paths.scripts / f"reduce-{number}.sh",
+            render(
+                "slurm/reduce.sh.in",
+                name=shell([job_name(manifest.name, "-reduce")]),
+                log=shell([paths.scheduler_logs(self.name) / "reduce-%j.log"]),
+                ranks=str(cfg.reduce_ranks),
+                minutes=str(math.ceil(walltime_seconds(cfg.reduce_walltime) / 60)),
+                directives=directives(cfg),
+                setup="\n".join(setup_lines(cfg)),
+                command=reduce_command(manifest, paths, cfg),
+            ),
+        )
+        out = run_command(
+            ["sbatch", "--parsable", f"--dependency=afterany:{after}", str(script)],
+            "submitting the reducer",
+        )
         return out.strip().split(";")[0]
 
     def queue(self, tasks: list[str]) -> dict[str, TaskState] | None:
         jobs = sorted({task.split("_")[0] for task in tasks})
-        argv = ["squeue", "--noheader", "--array", "--states=all", "--format=%i|%T",
-                f"--jobs={','.join(jobs)}"]
+        argv = [
+            "squeue",
+            "--noheader",
+            "--array",
+            "--states=all",
+            "--format=%i|%T",
+            f"--jobs={','.join(jobs)}",
+        ]
         done = query(argv)
         if done is None:
             return None

@@ -81,15 +81,25 @@ def _queue_view(submissions: dict[int, Submission]) -> tuple[dict[str, TaskState
     return states, unreachable
 
 
-def _judge(run: Run, cohort: int, status: dict, task: str | None, queued: TaskState | None,
-           asked: bool, log: Path | None, stale_after: float) -> RunState:
+def _judge(
+    run: Run,
+    cohort: int,
+    status: dict,
+    task: str | None,
+    queued: TaskState | None,
+    asked: bool,
+    log: Path | None,
+    stale_after: float,
+) -> RunState:
     progress = _progress(run, status)
     job = f"{task} {queued.state}" if queued else (task or "")
     if asked:
         live = queued is not None and queued.live
     else:  # nobody to ask (local) or the scheduler did not answer: a fresh status.json
-        live = (status.get("state") == "running"
-                and time.time() - status.get("updated", 0) < stale_after)
+        live = (
+            status.get("state") == "running"
+            and time.time() - status.get("updated", 0) < stale_after
+        )
     started = bool(status) or bool(run.paths.completed_levels())
     log_text = status.get("log") or (str(log) if log else None)
     state, note = NEVER, ""
@@ -102,11 +112,13 @@ def _judge(run: Run, cohort: int, status: dict, task: str | None, queued: TaskSt
     elif status.get("state") in ("failed", "stopped", "running"):
         state = FAILED
         note = {"failed": status.get("error"), "stopped": status.get("reason")}.get(
-            status["state"]) or "its task ended mid-level (killed?)"
+            status["state"]
+        ) or "its task ended mid-level (killed?)"
     elif not started and task and log and log.is_file():
         state, note = FAILED, "its task ended before training began"
-    return RunState(cohort, run.id, state, live, progress, job, note,
-                    log_text if state == FAILED else None)
+    return RunState(
+        cohort, run.id, state, live, progress, job, note, log_text if state == FAILED else None
+    )
 
 
 def sweep_state(paths: SweepPaths) -> SweepState:
@@ -124,8 +136,7 @@ def sweep_state(paths: SweepPaths) -> SweepState:
         log = LAUNCHERS[submission.backend]().log_path(cluster, task) if submission else None
         for run in manifest.cohort_runs(cohort):
             status = load_json(run.paths.status) if run.paths.status.is_file() else {}
-            runs.append(_judge(run, cohort, status, task, queue.get(task), asked, log,
-                               stale_after))
+            runs.append(_judge(run, cohort, status, task, queue.get(task), asked, log, stale_after))
     return SweepState(runs, unreachable)
 
 
@@ -151,13 +162,19 @@ def _tail(path: str, lines: int = LOG_TAIL) -> str:
 def show(state: SweepState, console: Console, everything: bool = False) -> None:
     counts = Counter(r.state for r in state.runs)
     cohorts = {s: len(state.cohorts(s)) for s in (DONE, RUNNING, FAILED, NEVER)}
-    summary = ", ".join(f"[{STYLE[s]}]{counts[s]} {s}[/]" for s in (DONE, RUNNING, FAILED, NEVER)
-                        if counts[s])
-    console.print(f"{len(state.runs)} runs: {summary}  (cohorts: "
-                  + ", ".join(f"{n} {s}" for s, n in cohorts.items() if n) + ")")
+    summary = ", ".join(
+        f"[{STYLE[s]}]{counts[s]} {s}[/]" for s in (DONE, RUNNING, FAILED, NEVER) if counts[s]
+    )
+    console.print(
+        f"{len(state.runs)} runs: {summary}  (cohorts: "
+        + ", ".join(f"{n} {s}" for s, n in cohorts.items() if n)
+        + ")"
+    )
     for backend in state.unreachable:
-        console.print(f"[yellow]{backend}: the scheduler did not answer; runs judged by how "
-                      f"recently their status.json changed[/]")
+        console.print(
+            f"[yellow]{backend}: the scheduler did not answer; runs judged by how "
+            f"recently their status.json changed[/]"
+        )
     waiting = state.cohorts(NEVER)
     if waiting and not everything:
         console.print(f"never started: cohorts {ranges(waiting)}")
@@ -170,8 +187,14 @@ def show(state: SweepState, console: Console, everything: bool = False) -> None:
         for column in ("progress", "job", "note"):
             table.add_column(column, overflow="fold")
         for r in shown:
-            table.add_row(str(r.cohort), r.run_id, f"[{STYLE[r.state]}]{r.state}[/]",
-                          r.progress, r.job, r.note)
+            table.add_row(
+                str(r.cohort),
+                r.run_id,
+                f"[{STYLE[r.state]}]{r.state}[/]",
+                r.progress,
+                r.job,
+                r.note,
+            )
         console.print(table)
     for log in dict.fromkeys(r.log for r in state.runs if r.state == FAILED and r.log):
         console.rule(f"[red]{log}[/] (last {LOG_TAIL} lines)")

@@ -36,8 +36,7 @@ def load_submissions(paths: SweepPaths) -> list[Submission]:
 def record(paths: SweepPaths, submission: Submission) -> None:
     """Add `submission` to the sweep's record, or update its entry (rewritten atomically)."""
     entries = [s for s in load_submissions(paths) if s.job_id != submission.job_id]
-    save_json(paths.submissions,
-              [dataclasses.asdict(s) for s in [*entries, submission]])
+    save_json(paths.submissions, [dataclasses.asdict(s) for s in [*entries, submission]])
 
 
 def latest(submissions: list[Submission]) -> dict[int, Submission]:

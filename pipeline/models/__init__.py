@@ -13,6 +13,13 @@ from pipeline.models.members import (
 from pipeline.models.registry import MODELS, model_spec
 
 __all__ = [
-    "MODELS", "ModelError", "build_cohort", "build_plain", "initial_state", "member_state",
-    "model_spec", "prunable_names", "stack_states",
+    "MODELS",
+    "ModelError",
+    "build_cohort",
+    "build_plain",
+    "initial_state",
+    "member_state",
+    "model_spec",
+    "prunable_names",
+    "stack_states",
 ]

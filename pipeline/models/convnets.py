@@ -21,8 +21,14 @@ class ConvStack(nn.Module):
     """
 
     def __init__(
-        self, kit, input_shape, num_classes, plan: list, hidden: list[int],
-        batchnorm: bool, pool_to: int = 1,
+        self,
+        kit,
+        input_shape,
+        num_classes,
+        plan: list,
+        hidden: list[int],
+        batchnorm: bool,
+        pool_to: int = 1,
     ):
         super().__init__()
         self.kit, self.plan, self.batchnorm, self.pool_to = kit, plan, batchnorm, pool_to
@@ -69,10 +75,47 @@ _CONV_PLANS = {
 }
 _VGG_PLANS = {
     "vgg11": [64, POOL, 128, POOL, 256, 256, POOL, 512, 512, POOL, 512, 512],
-    "vgg16": [64, 64, POOL, 128, 128, POOL, 256, 256, 256, POOL, 512, 512, 512, POOL,
-              512, 512, 512],
-    "vgg19": [64, 64, POOL, 128, 128, POOL, 256, 256, 256, 256, POOL, 512, 512, 512, 512,
-              POOL, 512, 512, 512, 512],
+    "vgg16": [
+        64,
+        64,
+        POOL,
+        128,
+        128,
+        POOL,
+        256,
+        256,
+        256,
+        POOL,
+        512,
+        512,
+        512,
+        POOL,
+        512,
+        512,
+        512,
+    ],
+    "vgg19": [
+        64,
+        64,
+        POOL,
+        128,
+        128,
+        POOL,
+        256,
+        256,
+        256,
+        256,
+        POOL,
+        512,
+        512,
+        512,
+        512,
+        POOL,
+        512,
+        512,
+        512,
+        512,
+    ],
 }
 
 

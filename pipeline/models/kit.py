@@ -30,8 +30,13 @@ class PlainKit:
         return nn.Linear(fan_in, fan_out, bias=bias)
 
     def conv(
-        self, c_in: int, c_out: int, kernel: tuple[int, ...], stride: int = 1,
-        padding: int = 0, bias: bool = False,
+        self,
+        c_in: int,
+        c_out: int,
+        kernel: tuple[int, ...],
+        stride: int = 1,
+        padding: int = 0,
+        bias: bool = False,
     ) -> nn.Module:
         cls = nn.Conv1d if len(kernel) == 1 else nn.Conv2d
         return cls(c_in, c_out, kernel, stride=stride, padding=padding, bias=bias)
@@ -73,8 +78,14 @@ class CohortConv(nn.Module):
     """K independent convolutions as one grouped convolution; weight [K*c_out, c_in, *k]."""
 
     def __init__(
-        self, members: int, c_in: int, c_out: int, kernel: tuple[int, ...], stride: int,
-        padding: int, bias: bool,
+        self,
+        members: int,
+        c_in: int,
+        c_out: int,
+        kernel: tuple[int, ...],
+        stride: int,
+        padding: int,
+        bias: bool,
     ):
         super().__init__()
         self.members, self.stride, self.padding = members, stride, padding
@@ -96,8 +107,13 @@ class CohortKit:
         return CohortLinear(self.members, fan_in, fan_out, bias)
 
     def conv(
-        self, c_in: int, c_out: int, kernel: tuple[int, ...], stride: int = 1,
-        padding: int = 0, bias: bool = False,
+        self,
+        c_in: int,
+        c_out: int,
+        kernel: tuple[int, ...],
+        stride: int = 1,
+        padding: int = 0,
+        bias: bool = False,
     ) -> nn.Module:
         return CohortConv(self.members, c_in, c_out, kernel, stride, padding, bias)
 

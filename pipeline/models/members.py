@@ -55,5 +55,8 @@ def stack_states(states: list[StateDict]) -> StateDict:
 
 def prunable_names(model: nn.Module) -> list[str]:
     """Weights of linear and conv layers, in registration order; the last is the output layer."""
-    return [f"{name}.weight" for name, module in model.named_modules()
-            if isinstance(module, PRUNABLE_TYPES)]
+    return [
+        f"{name}.weight"
+        for name, module in model.named_modules()
+        if isinstance(module, PRUNABLE_TYPES)
+    ]

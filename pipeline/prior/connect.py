@@ -28,8 +28,9 @@ def live_units(masks: Masks, nodes: Sequence[LayerNode]) -> dict[str, tuple[np.n
     for node in nodes:
         mask = masks[node.name]
         unused = np.zeros(mask.shape, np.float32)
-        views.append(LayerView(node.name, node.kind, mask, unused, unused, node.inputs,
-                               node.input_shape))
+        views.append(
+            LayerView(node.name, node.kind, mask, unused, unused, node.inputs, node.input_shape)
+        )
     net = Network(views)
     ins_fed, outs_fed = net.forward_reach()
     ins_feeding, outs_feeding, _ = net.backward_reach()
@@ -43,8 +44,12 @@ def live_units(masks: Masks, nodes: Sequence[LayerNode]) -> dict[str, tuple[np.n
     return live
 
 
-def reconnect(masks: Masks, nodes: Sequence[LayerNode], scores: dict[str, np.ndarray],
-              draw: Callable[[np.ndarray, int], np.ndarray]) -> Masks:
+def reconnect(
+    masks: Masks,
+    nodes: Sequence[LayerNode],
+    scores: dict[str, np.ndarray],
+    draw: Callable[[np.ndarray, int], np.ndarray],
+) -> Masks:
     """Each layer's dead weights moved to free positions between live units, chosen by
     `draw(scores, count)` (scores -inf where not allowed); a layer with too few such
     positions keeps enough of its dead weights to keep its count."""
@@ -54,8 +59,9 @@ def reconnect(masks: Masks, nodes: Sequence[LayerNode], scores: dict[str, np.nda
         mask = masks[node.name]
         outs, ins = live[node.name]
         spatial = (1,) * (mask.ndim - 2)
-        allowed = np.broadcast_to((outs[:, None] & ins[None, :]).reshape(
-            outs.size, ins.size, *spatial), mask.shape)
+        allowed = np.broadcast_to(
+            (outs[:, None] & ins[None, :]).reshape(outs.size, ins.size, *spatial), mask.shape
+        )
         kept = mask & allowed
         dead = mask & ~allowed
         free = allowed & ~mask

@@ -86,28 +86,43 @@ def _feature(frame, run_id: str, level: int, layer: str, columns):
 def nearest_levels(levels: pd.DataFrame, density: float) -> pd.DataFrame:
     """Per run, its level (a row of `levels_frame`) whose density is nearest in log scale."""
     gap = (np.log(levels.density) - math.log(density)).abs()
-    return (levels.assign(gap=gap).sort_values(["run_id", "gap", "level"])
-            .groupby("run_id").head(1))
+    return levels.assign(gap=gap).sort_values(["run_id", "gap", "level"]).groupby("run_id").head(1)
 
 
 @lru_cache(maxsize=32)
-def _learn(store: str, stamp: float, model: str, dataset: str | None,
-           density: float) -> TicketPrior:
+def _learn(
+    store: str, stamp: float, model: str, dataset: str | None, density: float
+) -> TicketPrior:
     chosen = nearest_levels(_tickets(Path(store), model, dataset), density)
     features = features_frame(store)
     per_layer: dict[str, dict[str, list]] = {}
     for run_id, level in zip(chosen.run_id, chosen.level.astype(int)):
         for name, mask in read_masks(store, run_id, level).items():
             fan_in, fan_out = _unit_degrees(mask)
-            slot = per_layer.setdefault(name, {k: [] for k in (
-                "density", "fan_in", "fan_out", "position", "spread", "deciles", "positive")})
+            slot = per_layer.setdefault(
+                name,
+                {
+                    k: []
+                    for k in (
+                        "density",
+                        "fan_in",
+                        "fan_out",
+                        "position",
+                        "spread",
+                        "deciles",
+                        "positive",
+                    )
+                },
+            )
             slot["density"].append(mask.mean())
             slot["fan_in"].append(_shares(fan_in))
             slot["fan_out"].append(_shares(fan_out))
             slot["position"].append(mask.reshape(mask.shape[0], -1).mean(axis=0))
-            for key, columns in (("spread", ["input_locality_spread"]),
-                                 ("deciles", DECILE_COLUMNS),
-                                 ("positive", ["keep_rel_init_positive"])):
+            for key, columns in (
+                ("spread", ["input_locality_spread"]),
+                ("deciles", DECILE_COLUMNS),
+                ("positive", ["keep_rel_init_positive"]),
+            ):
                 value = _feature(features, run_id, level, name, columns)
                 if value is not None:
                     slot[key].append(value)
@@ -123,12 +138,17 @@ def _learn(store: str, stamp: float, model: str, dataset: str | None,
         )
         for name, s in per_layer.items()
     }
-    return TicketPrior(model, float(chosen.density.mean()), layers,
-                       list(zip(chosen.run_id, chosen.level.astype(int))))
+    return TicketPrior(
+        model,
+        float(chosen.density.mean()),
+        layers,
+        list(zip(chosen.run_id, chosen.level.astype(int))),
+    )
 
 
-def learn_prior(store: str | Path, model: str, density: float,
-                dataset: str | None = None) -> TicketPrior:
+def learn_prior(
+    store: str | Path, model: str, density: float, dataset: str | None = None
+) -> TicketPrior:
     """The prior at `density` for `model` (preferring tickets trained on `dataset`)."""
     path = Path(store).resolve()
     if not path.is_file():

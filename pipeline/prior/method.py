@@ -26,14 +26,14 @@ def _graph(model: str, input_shape: tuple[int, ...], classes: int):
 def prior_mask(ctx: PruneContext) -> Masks:
     sizes = {n: ctx.shapes[n].numel() for n in ctx.names}
     total = target_count(ctx)
-    prior = learn_prior(ctx.config.prior_store, ctx.model, total / sum(sizes.values()),
-                        ctx.dataset)
+    prior = learn_prior(ctx.config.prior_store, ctx.model, total / sum(sizes.values()), ctx.dataset)
     for name in ctx.names:
         layer = prior.layers.get(name)
-        if layer is None or (len(layer.fan_in), len(layer.fan_out)) != tuple(
-                ctx.shapes[name][:2]):
-            raise PriorError(f"the store's {ctx.model} tickets do not fit {name} "
-                             f"{tuple(ctx.shapes[name])} (trained on other data?)")
+        if layer is None or (len(layer.fan_in), len(layer.fan_out)) != tuple(ctx.shapes[name][:2]):
+            raise PriorError(
+                f"the store's {ctx.model} tickets do not fit {name} "
+                f"{tuple(ctx.shapes[name])} (trained on other data?)"
+            )
     components = set(ctx.config.prior_components)
     fallback = {n: ctx.rung.density for n in ctx.names}
     fallback[ctx.output] = ctx.rung.output_density
@@ -47,9 +47,15 @@ def prior_mask(ctx: PruneContext) -> Masks:
     scores, masks = {}, {}
     for name in ctx.names:
         node = graph[name]
-        scores[name] = layer_scores(prior.layers[name], tuple(ctx.shapes[name]),
-                                    init[name].cpu().numpy(), components,
-                                    INPUT in node.inputs, node.input_shape, ctx.generator)
+        scores[name] = layer_scores(
+            prior.layers[name],
+            tuple(ctx.shapes[name]),
+            init[name].cpu().numpy(),
+            components,
+            INPUT in node.inputs,
+            node.input_shape,
+            ctx.generator,
+        )
         masks[name] = draw(scores[name], counts[name])
     if "connect" in components:
         masks = reconnect(masks, [graph[n] for n in ctx.names], scores, draw)

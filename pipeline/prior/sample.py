@@ -29,8 +29,13 @@ from pipeline.prior.learn import LayerPrior, TicketPrior
 EPS = 1e-6
 
 
-def layer_counts(prior: TicketPrior, sizes: dict[str, int], total: int,
-                 use_profile: bool, fallback: dict[str, float]) -> dict[str, int]:
+def layer_counts(
+    prior: TicketPrior,
+    sizes: dict[str, int],
+    total: int,
+    use_profile: bool,
+    fallback: dict[str, float],
+) -> dict[str, int]:
     """Keep counts per layer summing to `total`, shaped by the prior's densities."""
     base = {n: (prior.layers[n].density if use_profile else fallback[n]) for n in sizes}
     low, high = 0.0, 1e6
@@ -53,14 +58,16 @@ def _permuted(profile: np.ndarray, generator: torch.Generator) -> np.ndarray:
     return profile[order]
 
 
-def _window(layer: LayerPrior, grid: tuple[int, ...], units: int, channels: int,
-            generator: torch.Generator) -> np.ndarray:
+def _window(
+    layer: LayerPrior, grid: tuple[int, ...], units: int, channels: int, generator: torch.Generator
+) -> np.ndarray:
     """log Gaussian windows [units, C * prod(grid)] around centres drawn from the
     per-position keep rate."""
     cells = math.prod(grid)
     marginal = layer.position.reshape(channels, cells).mean(axis=0) + EPS
-    centres = torch.multinomial(torch.tensor(marginal / marginal.sum()), units,
-                                replacement=True, generator=generator).numpy()
+    centres = torch.multinomial(
+        torch.tensor(marginal / marginal.sum()), units, replacement=True, generator=generator
+    ).numpy()
     position = np.stack(np.unravel_index(np.arange(cells), grid), axis=1).astype(float)
     centre = position[centres]  # [units, ndim]
     uniform = sum((length**2 - 1) / 12 for length in grid)
@@ -69,9 +76,15 @@ def _window(layer: LayerPrior, grid: tuple[int, ...], units: int, channels: int,
     return np.tile(-distance / (2 * sigma**2), (1, channels))
 
 
-def layer_scores(layer: LayerPrior, shape: tuple[int, ...], w_init: np.ndarray,
-                 components: set[str], reads_input: bool, grid: tuple[int, ...],
-                 generator: torch.Generator) -> np.ndarray:
+def layer_scores(
+    layer: LayerPrior,
+    shape: tuple[int, ...],
+    w_init: np.ndarray,
+    components: set[str],
+    reads_input: bool,
+    grid: tuple[int, ...],
+    generator: torch.Generator,
+) -> np.ndarray:
     out_units, in_units = shape[0], shape[1]
     unit = np.zeros((out_units, in_units))
     gridded = reads_input and grid and len(shape) == 2 and layer.position is not None
@@ -83,8 +96,9 @@ def layer_scores(layer: LayerPrior, shape: tuple[int, ...], w_init: np.ndarray,
             unit += np.log(_permuted(layer.fan_out, generator) + EPS)[None, :]
     if "locality" in components and gridded and layer.spread is not None:
         unit += _window(layer, grid, out_units, in_units // math.prod(grid), generator)
-    scores = np.broadcast_to(unit.reshape(out_units, in_units, *[1] * (len(shape) - 2)),
-                             shape).copy()
+    scores = np.broadcast_to(
+        unit.reshape(out_units, in_units, *[1] * (len(shape) - 2)), shape
+    ).copy()
     if "magnitude" in components and layer.decile_rel is not None:
         order = np.argsort(np.abs(w_init).ravel(), kind="stable")
         decile = np.empty(order.size, dtype=int)

@@ -40,13 +40,16 @@ def ticket_run(store: str | Path, model: str, dataset: str, seed: int) -> str:
     path = Path(store).resolve()
     match = _tickets(str(path), path.stat().st_mtime).get((model, dataset, seed), [])
     if len(match) != 1:
-        raise PriorError(f"{store} holds {len(match)} IMP tickets of {model} on {dataset} with "
-                         f"seed {seed}; `transfer` needs exactly one")
+        raise PriorError(
+            f"{store} holds {len(match)} IMP tickets of {model} on {dataset} with "
+            f"seed {seed}; `transfer` needs exactly one"
+        )
     return match[0]
 
 
-def ticket_level(store: Path, model: str, dataset: str, seed: int,
-                 density: float) -> tuple[str, int]:
+def ticket_level(
+    store: Path, model: str, dataset: str, seed: int, density: float
+) -> tuple[str, int]:
     """(run id, level) of the stored IMP ticket's level nearest `density`."""
     run_id = ticket_run(store, model, dataset, seed)
     levels = levels_frame(store)
@@ -62,11 +65,13 @@ def transfer_mask(ctx: PruneContext) -> Masks:
     density = target_count(ctx) / sum(ctx.shapes[n].numel() for n in ctx.names)
     seed = ctx.seed if prune.transfer_seed is None else prune.transfer_seed
     store = Path(prune.transfer_store)
-    run_id, level = ticket_level(store, ctx.model, prune.transfer_dataset or ctx.dataset,
-                                 seed, density)
+    run_id, level = ticket_level(
+        store, ctx.model, prune.transfer_dataset or ctx.dataset, seed, density
+    )
     masks = read_masks(store, run_id, level)
     for name in ctx.names:
         if name not in masks or masks[name].shape != tuple(ctx.shapes[name]):
-            raise PriorError(f"ticket {run_id}'s mask does not fit {name} "
-                             f"{tuple(ctx.shapes[name])}")
+            raise PriorError(
+                f"ticket {run_id}'s mask does not fit {name} {tuple(ctx.shapes[name])}"
+            )
     return {name: torch.from_numpy(masks[name].astype(bool)) for name in ctx.names}

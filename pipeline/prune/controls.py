@@ -22,9 +22,13 @@ class Control:
 
 
 CONTROLS: dict[str, Control] = {
-    "reinit": Control(lambda mask, _gen: mask, True,
-                      "the ticket's mask with a fresh random initialization"),
-    "shuffle": Control(shuffle_within_layers, False,
-                       "the ticket's mask shuffled within each layer (random pruning with the "
-                       "ticket's layer densities), rewound weights"),
+    "reinit": Control(
+        lambda mask, _gen: mask, True, "the ticket's mask with a fresh random initialization"
+    ),
+    "shuffle": Control(
+        shuffle_within_layers,
+        False,
+        "the ticket's mask shuffled within each layer (random pruning with the "
+        "ticket's layer densities), rewound weights",
+    ),
 }

@@ -28,9 +28,9 @@ def keep_largest(scores: Masks, alive: Masks, keep: int) -> Masks:
     Ties break by position (a stable sort), so the result is deterministic.
     """
     names = list(scores)
-    flat = torch.cat([
-        torch.where(alive[n].flatten(), scores[n].flatten().float(), float("-inf")) for n in names
-    ])
+    flat = torch.cat(
+        [torch.where(alive[n].flatten(), scores[n].flatten().float(), float("-inf")) for n in names]
+    )
     order = torch.sort(flat, descending=True, stable=True).indices[:keep]
     chosen = torch.zeros_like(flat, dtype=torch.bool)
     chosen[order] = True
@@ -43,16 +43,22 @@ def keep_largest(scores: Masks, alive: Masks, keep: int) -> Masks:
 
 
 def prune_smallest(
-    weights: Masks, alive: Masks, fraction: float, output_fraction: float, output: str,
+    weights: Masks,
+    alive: Masks,
+    fraction: float,
+    output_fraction: float,
+    output: str,
     scope: str,
 ) -> Masks:
     """Remove `fraction` of the alive weights with the smallest |w| (the output layer:
     `output_fraction` of its own), ranked over all hidden layers together ("global") or
     within each layer ("layerwise")."""
     scores = {n: weights[n].abs() for n in alive}
-    groups = [[n] for n in alive] if scope == "layerwise" else [
-        [n for n in alive if n != output], [output]
-    ]
+    groups = (
+        [[n] for n in alive]
+        if scope == "layerwise"
+        else [[n for n in alive if n != output], [output]]
+    )
     out: Masks = {}
     for group in groups:
         if not group:

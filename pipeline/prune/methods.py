@@ -65,15 +65,27 @@ def method(name: str, uses_dense: bool) -> Callable[[Method], Method]:
 @method("imp", uses_dense=True)
 def iterative_magnitude(ctx: PruneContext) -> Masks:
     """Remove the smallest-magnitude surviving weights of the previous level's trained net."""
-    return prune_smallest(ctx.trained(ctx.level - 1), ctx.previous_mask, ctx.rung.fraction,
-                          ctx.rung.output_fraction, ctx.output, ctx.scope)
+    return prune_smallest(
+        ctx.trained(ctx.level - 1),
+        ctx.previous_mask,
+        ctx.rung.fraction,
+        ctx.rung.output_fraction,
+        ctx.output,
+        ctx.scope,
+    )
 
 
 @method("oneshot", uses_dense=True)
 def oneshot_magnitude(ctx: PruneContext) -> Masks:
     """Prune the dense trained net (level 0) straight to this level's density."""
-    return prune_smallest(ctx.trained(0), full_masks(ctx.shapes), 1 - ctx.rung.density,
-                          1 - ctx.rung.output_density, ctx.output, ctx.scope)
+    return prune_smallest(
+        ctx.trained(0),
+        full_masks(ctx.shapes),
+        1 - ctx.rung.density,
+        1 - ctx.rung.output_density,
+        ctx.output,
+        ctx.scope,
+    )
 
 
 @method("random", uses_dense=False)

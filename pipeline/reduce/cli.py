@@ -16,11 +16,12 @@ if TYPE_CHECKING:  # the command imports the reducer lazily: `lth --help` stays 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the `reduce` subcommand to `lth`'s subparsers."""
     parser = subparsers.add_parser(
-        "reduce", help="add the complete levels of run directories to an HDF5 feature store",
+        "reduce",
+        help="add the complete levels of run directories to an HDF5 feature store",
         description="Add every complete level under RUNS_DIR that STORE does not hold yet "
-                    "(masks, accuracies, curves, features). Run under `mpiexec -n N` to use N "
-                    "ranks (with OMP_NUM_THREADS=1 when ranks share a node's cores); the store "
-                    "is written once, atomically, by rank 0.",
+        "(masks, accuracies, curves, features). Run under `mpiexec -n N` to use N "
+        "ranks (with OMP_NUM_THREADS=1 when ranks share a node's cores); the store "
+        "is written once, atomically, by rank 0.",
     )
     parser.add_argument("runs_dir", type=Path, help="directory of run directories (OUT/runs)")
     parser.add_argument("store", type=Path, help="HDF5 feature store, created if absent")

@@ -64,7 +64,6 @@ class Plan:
     skipped: dict[str, str]  # run id -> why it was left out (or not used as a sibling)
 
 
-
 def config_from(raw: dict[str, Any]) -> Config:
     """A typed Config from a resolved config mapping (unknown keys are an error)."""
     return config_from_dict(raw)
@@ -130,8 +129,10 @@ def make_plan(runs_dir: Path, store: Path) -> Plan:
         )
         sources.setdefault(seed_group(configs[rid]), []).append(source)
 
-    new_levels = {rid: tuple(lv for lv in levels if (rid, lv) not in stored_levels)
-                  for rid, levels in complete.items()}
+    new_levels = {
+        rid: tuple(lv for lv in levels if (rid, lv) not in stored_levels)
+        for rid, levels in complete.items()
+    }
     tasks = []
     for group in sources.values():
         grown = {lv for s in group for lv in new_levels.get(s.run_id, ())}
@@ -142,6 +143,9 @@ def make_plan(runs_dir: Path, store: Path) -> Plan:
             if not new and not refresh:
                 continue
             siblings = tuple(s for s in group if s.run_id != rid)
-            tasks.append(RunTask(rid, source, cfg, new, rid not in stored_runs, weights[rid],
-                                 siblings, refresh))
+            tasks.append(
+                RunTask(
+                    rid, source, cfg, new, rid not in stored_runs, weights[rid], siblings, refresh
+                )
+            )
     return Plan(found, tasks, skipped)

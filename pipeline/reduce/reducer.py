@@ -43,8 +43,12 @@ def provenance() -> dict[str, str]:
     """Package version and the git revision of the source tree, "unknown" outside a checkout."""
     try:
         revision = subprocess.run(
-            ["git", "rev-parse", "HEAD"], cwd=Path(pipeline.__file__).parent,
-            capture_output=True, text=True, timeout=10, check=True,
+            ["git", "rev-parse", "HEAD"],
+            cwd=Path(pipeline.__file__).parent,
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=True,
         ).stdout.strip()
     except (OSError, subprocess.SubprocessError):
         revision = ""
@@ -79,8 +83,10 @@ def _reduce(runs_dir: Path, store: Path, comm: Comm) -> Summary | None:
                 raise ReduceError(f"{runs_dir}: not a directory")
             plan = make_plan(runs_dir, store)
             if not plan.found:
-                raise ReduceError(f"{runs_dir}: no run directories (with a config.yaml) in it; "
-                                  "pass the runs/ folder of a sweep's output")
+                raise ReduceError(
+                    f"{runs_dir}: no run directories (with a config.yaml) in it; "
+                    "pass the runs/ folder of a sweep's output"
+                )
         except (OSError, StoreError, ReduceError) as err:
             shares = [ReduceError(str(err))] * comm.size
         else:
@@ -106,9 +112,13 @@ def _reduce(runs_dir: Path, store: Path, comm: Comm) -> Summary | None:
         replace=ACROSS_SEED_FEATURES,
     )
     return Summary(
-        store=store, added=added, runs=len(good),
+        store=store,
+        added=added,
+        runs=len(good),
         failed={r.run_id: r.error for r in results if r.error is not None},
-        skipped=plan.skipped, seconds=time.perf_counter() - start, transport=comm.path,
+        skipped=plan.skipped,
+        seconds=time.perf_counter() - start,
+        transport=comm.path,
     )
 
 
@@ -121,19 +131,31 @@ def _without_broken_group_rows(results: list[RunResult], tasks: list[RunTask]) -
     good = []
     for result in (r for r in results if r.error is None):
         if group[result.run_id] in broken:
-            payloads = [dataclasses.replace(p, feature_rows=[
-                row for row in p.feature_rows if row[1] not in ACROSS_SEED_FEATURES])
-                for p in result.payloads]
+            payloads = [
+                dataclasses.replace(
+                    p,
+                    feature_rows=[
+                        row for row in p.feature_rows if row[1] not in ACROSS_SEED_FEATURES
+                    ],
+                )
+                for p in result.payloads
+            ]
             result = dataclasses.replace(
-                result, payloads=[p for p in payloads if p.masks or p.feature_rows])
+                result, payloads=[p for p in payloads if p.masks or p.feature_rows]
+            )
         good.append(result)
     return good
 
 
 def _reduce_with_progress(share: list, store: Path, comm: Comm, total: int) -> list[RunResult]:
     """Rank 0's own runs, with a bar of every rank's finished levels; then all results."""
-    columns = (TextColumn("reducing"), BarColumn(), MofNCompleteColumn(), TextColumn("levels"),
-               TimeElapsedColumn())
+    columns = (
+        TextColumn("reducing"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("levels"),
+        TimeElapsedColumn(),
+    )
     with Progress(*columns, console=Console(stderr=True)) as progress:
         bar = progress.add_task("reduce", total=total)
         done = 0

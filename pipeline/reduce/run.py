@@ -54,8 +54,9 @@ def _sibling_masks(source: MaskSource, level: int, store: Path, names: list[str]
     return None
 
 
-def _previous(paths: RunPaths, level: int, last: tuple[int, Masks] | None,
-              current: Masks) -> Masks | None:
+def _previous(
+    paths: RunPaths, level: int, last: tuple[int, Masks] | None, current: Masks
+) -> Masks | None:
     """Level L-1's masks: dense for L = 1 (also for controls, whose level 0 is their
     source's dense network), else the last level loaded or its mask.pt; None for a control
     that skipped level L-1 (`prune.train_levels`)."""
@@ -70,25 +71,37 @@ def _previous(paths: RunPaths, level: int, last: tuple[int, Masks] | None,
 def run_record(task: RunTask) -> RunRecord:
     cfg = task.cfg
     return RunRecord(
-        run_id=task.run_id, model=cfg.model.name, dataset=cfg.data.name,
-        method=cfg.prune.method, control=cfg.prune.control, seed=cfg.seed,
-        fraction=cfg.prune.fraction, rewind=cfg.prune.rewind,
+        run_id=task.run_id,
+        model=cfg.model.name,
+        dataset=cfg.data.name,
+        method=cfg.prune.method,
+        control=cfg.prune.control,
+        seed=cfg.seed,
+        fraction=cfg.prune.fraction,
+        rewind=cfg.prune.rewind,
         config_yaml=yaml.safe_dump(dataclasses.asdict(cfg), sort_keys=False),
     )
 
 
 def level_record(run_id: str, level: int, metrics: dict) -> LevelRecord:
     return LevelRecord(
-        run_id=run_id, level=level, density=metrics["density"],
-        test_accuracy=metrics["test_accuracy"], test_loss=metrics["test_loss"],
-        best_accuracy=metrics["best_accuracy"], best_iteration=metrics["best_iteration"],
-        iterations=metrics["iterations"], train_seconds=metrics["seconds"],
+        run_id=run_id,
+        level=level,
+        density=metrics["density"],
+        test_accuracy=metrics["test_accuracy"],
+        test_loss=metrics["test_loss"],
+        best_accuracy=metrics["best_accuracy"],
+        best_iteration=metrics["best_iteration"],
+        iterations=metrics["iterations"],
+        train_seconds=metrics["seconds"],
     )
 
 
 def curve_points(run_id: str, level: int, metrics: dict) -> list[CurvePoint]:
-    return [CurvePoint(run_id, level, e["iteration"], e["test_accuracy"], e["test_loss"])
-            for e in metrics["evaluations"]]
+    return [
+        CurvePoint(run_id, level, e["iteration"], e["test_accuracy"], e["test_loss"])
+        for e in metrics["evaluations"]
+    ]
 
 
 def _reduce(task: RunTask, store: Path, done: Callable[[int], None]) -> RunResult:
@@ -111,8 +124,18 @@ def _reduce(task: RunTask, store: Path, done: Callable[[int], None]) -> RunResul
         metrics = load_json(level_paths.metrics)
         masks = _arrays(level_paths.mask, names)
         w_final = _arrays(level_paths.final, names)
-        views = [LayerView(n.name, n.kind, masks[n.name], w_init[n.name], w_final[n.name],
-                           n.inputs, n.input_shape) for n in nodes]
+        views = [
+            LayerView(
+                n.name,
+                n.kind,
+                masks[n.name],
+                w_init[n.name],
+                w_final[n.name],
+                n.inputs,
+                n.input_shape,
+            )
+            for n in nodes
+        ]
         rows = compute_level_features(views)
         before = _previous(paths, level, previous, masks) if level >= 1 else None
         if before is not None:

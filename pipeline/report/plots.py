@@ -35,16 +35,29 @@ def accuracy_vs_density(table: pd.DataFrame, path: Path) -> Path:
         groups = table[table["experiment"] == experiment].groupby("label")
         for index, (label, rows) in enumerate(groups):
             rows = rows.sort_values("level")
-            (line,) = ax.plot(rows["density"], rows["accuracy"], marker="o", markersize=3,
-                              label=label, color=f"C{index % 10}",
-                              linestyle=LINE_STYLES[index // 10 % len(LINE_STYLES)])
-            ax.fill_between(rows["density"], rows["min"], rows["max"], alpha=0.2,
-                            color=line.get_color(), linewidth=0)
+            (line,) = ax.plot(
+                rows["density"],
+                rows["accuracy"],
+                marker="o",
+                markersize=3,
+                label=label,
+                color=f"C{index % 10}",
+                linestyle=LINE_STYLES[index // 10 % len(LINE_STYLES)],
+            )
+            ax.fill_between(
+                rows["density"],
+                rows["min"],
+                rows["max"],
+                alpha=0.2,
+                color=line.get_color(),
+                linewidth=0,
+            )
         ax.set_xscale("log")
         ax.invert_xaxis()  # pruning goes left to right
         _density_ticks(ax, table.loc[table["experiment"] == experiment, "density"])
-        ax.set(title=experiment, xlabel="density (fraction of weights kept)",
-               ylabel="test accuracy")
+        ax.set(
+            title=experiment, xlabel="density (fraction of weights kept)", ylabel="test accuracy"
+        )
         ax.grid(True, which="both", alpha=0.3)
         ax.legend(fontsize="x-small", loc="upper left", bbox_to_anchor=(1.01, 1.0))
     return _save(fig, path)
@@ -71,8 +84,13 @@ def layer_density(layers: pd.DataFrame, path: Path) -> Path:
         for level, at in rows.groupby("level"):
             mean = at.groupby("layer")["density"].mean().reindex(order)
             ax.plot(range(len(order)), mean.to_numpy(), marker="o", label=f"level {level}")
-        ax.set_xticks(range(len(order)), [name.removesuffix(".weight") for name in order],
-                      rotation=45, ha="right", fontsize="small")
+        ax.set_xticks(
+            range(len(order)),
+            [name.removesuffix(".weight") for name in order],
+            rotation=45,
+            ha="right",
+            fontsize="small",
+        )
         ax.set(title=f"{label} ({experiment})", ylabel="layer density", ylim=(0, 1.05))
         ax.grid(True, alpha=0.3)
         ax.legend(fontsize="small")

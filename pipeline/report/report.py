@@ -15,8 +15,12 @@ from pipeline.store.schema import FEATURES, NETWORK_LAYER
 from . import plots
 from .tables import accuracy_table, deepest_common_level, level_rows, markdown, network_values
 
-DEFAULT_FEATURES = ("effective_density", "sign_agreement_survivors", "input_locality_spread",
-                    "fan_in_gini")
+DEFAULT_FEATURES = (
+    "effective_density",
+    "sign_agreement_survivors",
+    "input_locality_spread",
+    "fan_in_gini",
+)
 
 
 def _features(store: str | os.PathLike, chosen: Sequence[str] | None) -> list[str]:
@@ -37,7 +41,9 @@ def _default_levels(rows: pd.DataFrame) -> list[int]:
 
 
 def write_report(
-    store: str | os.PathLike, out: Path, features: Sequence[str] | None = None,
+    store: str | os.PathLike,
+    out: Path,
+    features: Sequence[str] | None = None,
     levels: Sequence[int] | None = None,
 ) -> list[Path]:
     """Write the figures and summary.md into `out`; returns the files written.
@@ -72,18 +78,31 @@ def write_report(
     return [*written, summary]
 
 
-def _summary(store: str | os.PathLike, table: pd.DataFrame, figures: list[Path],
-             levels: list[int], features: list[str], deepest: pd.Series) -> str:
+def _summary(
+    store: str | os.PathLike,
+    table: pd.DataFrame,
+    figures: list[Path],
+    levels: list[int],
+    features: list[str],
+    deepest: pd.Series,
+) -> str:
     at = ", ".join(f"{e}: level {lv}" for e, lv in deepest.items())
     notes = {
         "accuracy_vs_density.png": "mean test accuracy against mean density, min-max band "
-                                   "over seeds",
+        "over seeds",
         "layer_density.png": f"layer densities at levels {', '.join(map(str, levels))}",
         "features.png": f"{', '.join(features)} per method ({at}); network value, or the "
-                        "mean over layers for per-layer features",
+        "mean over layers for per-layer features",
     }
-    lines = [f"# Report on {Path(store).name}", "",
-             "Test accuracy at the end of each level against density: mean over seeds, "
-             "sample std, min and max.", "", markdown(table), "## Figures", ""]
+    lines = [
+        f"# Report on {Path(store).name}",
+        "",
+        "Test accuracy at the end of each level against density: mean over seeds, "
+        "sample std, min and max.",
+        "",
+        markdown(table),
+        "## Figures",
+        "",
+    ]
     lines += [f"- `{f.name}`: {notes[f.name]}" for f in figures]
     return "\n".join(lines) + "\n"

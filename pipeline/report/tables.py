@@ -18,10 +18,10 @@ def level_rows(store: str | os.PathLike) -> pd.DataFrame:
     """One row per (run, level) with its run's experiment (model/dataset), label and seed."""
     runs = runs_frame(store)
     runs["experiment"] = runs["model"] + "/" + runs["dataset"]
-    runs["label"] = [method_label(m, c) for m, c in zip(runs["method"], runs["control"],
-                                                        strict=True)]
-    return levels_frame(store).merge(runs[["run_id", "experiment", "label", "seed"]],
-                                     on="run_id")
+    runs["label"] = [
+        method_label(m, c) for m, c in zip(runs["method"], runs["control"], strict=True)
+    ]
+    return levels_frame(store).merge(runs[["run_id", "experiment", "label", "seed"]], on="run_id")
 
 
 def accuracy_table(levels: pd.DataFrame) -> pd.DataFrame:
@@ -60,12 +60,17 @@ def markdown(table: pd.DataFrame) -> str:
     """The accuracy table as one Markdown table per experiment."""
     parts = []
     for experiment, rows in table.groupby("experiment", sort=True):
-        parts += [f"## {experiment}", "",
-                  "| method | level | density | accuracy | std | min | max | seeds |",
-                  "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
+        parts += [
+            f"## {experiment}",
+            "",
+            "| method | level | density | accuracy | std | min | max | seeds |",
+            "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+        ]
         for r in rows.itertuples(index=False):
             std = "-" if np.isnan(r.std) else f"{r.std:.4f}"
-            parts.append(f"| {r.label} | {r.level} | {r.density:.4f} | {r.accuracy:.4f} | "
-                         f"{std} | {r.min:.4f} | {r.max:.4f} | {r.seeds} |")
+            parts.append(
+                f"| {r.label} | {r.level} | {r.density:.4f} | {r.accuracy:.4f} | "
+                f"{std} | {r.min:.4f} | {r.max:.4f} | {r.seeds} |"
+            )
         parts.append("")
     return "\n".join(parts)

@@ -19,8 +19,16 @@ from .schema import FEATURES, NETWORK_LAYER
 
 RUN_COLUMNS = ["run_id", "model", "dataset", "method", "control", "seed"]
 LEVEL_COLUMNS = ["level", "density", "test_accuracy", "best_accuracy", "best_iteration"]
-QUERY_OPTIONS = ("model", "method", "dataset", "max_density", "min_density", "level", "features",
-                 "layer")
+QUERY_OPTIONS = (
+    "model",
+    "method",
+    "dataset",
+    "max_density",
+    "min_density",
+    "level",
+    "features",
+    "layer",
+)
 
 
 def query(
@@ -41,8 +49,12 @@ def query(
     """
     runs, levels, feats = runs_frame(path), levels_frame(path), features_frame(path)
     rows = levels[["run_id", *LEVEL_COLUMNS]].merge(runs[RUN_COLUMNS], on="run_id", how="left")
-    for column, value in (("model", model), ("method", method), ("dataset", dataset),
-                          ("level", level)):
+    for column, value in (
+        ("model", model),
+        ("method", method),
+        ("dataset", dataset),
+        ("level", level),
+    ):
         if value is not None:
             rows = rows[rows[column] == value]
     if min_density is not None:
@@ -65,11 +77,16 @@ def query(
     # A feature named like a level column (e.g. a layer's "density") is shown as "density[layer]".
     suffix = f"[{layer}]"
     shown = [f"{n}{suffix}" if n in rows.columns else n for n in names]
-    rows = rows.merge(feats[["run_id", "level", *names]], on=["run_id", "level"], how="left",
-                      suffixes=("", suffix))
+    rows = rows.merge(
+        feats[["run_id", "level", *names]],
+        on=["run_id", "level"],
+        how="left",
+        suffixes=("", suffix),
+    )
     rows = rows[[*RUN_COLUMNS, *LEVEL_COLUMNS, *shown]]
-    return rows.sort_values(["model", "dataset", "method", "seed", "run_id", "level"],
-                            kind="stable").reset_index(drop=True)
+    return rows.sort_values(
+        ["model", "dataset", "method", "seed", "run_id", "level"], kind="stable"
+    ).reset_index(drop=True)
 
 
 def _fmt(value: object) -> str:
@@ -122,17 +139,24 @@ def _summary_tables(path: str) -> list[Table]:
 
     runs, levels, feats = runs_frame(path), levels_frame(path), features_frame(path)
     group = ["model", "dataset", "method", "control"]
-    per_run = levels.groupby("run_id").agg(levels=("level", "size"),
-                                           min_density=("density", "min"))
+    per_run = levels.groupby("run_id").agg(levels=("level", "size"), min_density=("density", "min"))
     runs = runs.join(per_run, on="run_id")
     by_kind = runs.groupby(group, as_index=False).agg(
-        runs=("run_id", "size"), levels=("levels", "sum"), min_density=("min_density", "min"))
+        runs=("run_id", "size"), levels=("levels", "sum"), min_density=("min_density", "min")
+    )
 
     network = feats["layer"] == NETWORK_LAYER
     names = [c for c in feats.columns if c not in FEATURES.columns]
     sizes = pd.DataFrame(
-        [(n, int(feats[n].notna().sum()), int(feats.loc[network, n].notna().sum()),
-          int(feats.loc[~network, n].notna().sum())) for n in names],
+        [
+            (
+                n,
+                int(feats[n].notna().sum()),
+                int(feats.loc[network, n].notna().sum()),
+                int(feats.loc[~network, n].notna().sum()),
+            )
+            for n in names
+        ],
         columns=["feature", "values", "network rows", "layer rows"],
     )
     return [_table("Store", store), _table("Runs", by_kind), _table("Features", sizes)]
@@ -150,10 +174,17 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--max-density", type=float)
     parser.add_argument("--min-density", type=float)
     parser.add_argument("--level", type=int)
-    parser.add_argument("--features", nargs="+", metavar="NAME",
-                        help="feature columns to show (default: all with values)")
-    parser.add_argument("--layer", help=f"layer whose features to join (default: "
-                                        f"{NETWORK_LAYER!r}, the network-level features)")
+    parser.add_argument(
+        "--features",
+        nargs="+",
+        metavar="NAME",
+        help="feature columns to show (default: all with values)",
+    )
+    parser.add_argument(
+        "--layer",
+        help=f"layer whose features to join (default: "
+        f"{NETWORK_LAYER!r}, the network-level features)",
+    )
     parser.add_argument("--csv", action="store_true", help="write the query result as CSV")
     return parser
 

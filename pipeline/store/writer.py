@@ -111,16 +111,23 @@ def write_store(
     masks = _new_masks(payloads, present)
     mask_keys = pd.DataFrame(list(masks), columns=["run_id", "level", "layer"])
     _check_parents(new[LEVELS], merged[RUNS], RUNS.key, "level")
-    for child, what in ((new[CURVES], "curve point"), (new[FEATURES], "feature row"),
-                        (mask_keys, "mask")):
+    for child, what in (
+        (new[CURVES], "curve point"),
+        (new[FEATURES], "feature row"),
+        (mask_keys, "mask"),
+    ):
         _check_parents(child, merged[LEVELS], LEVELS.key, what)
 
     added = _count(old, merged, len(masks))
     if exists and not any(astuple(added)):
         return added
     now = datetime.now(timezone.utc).isoformat(timespec="seconds")
-    attrs = {ATTR_SCHEMA_VERSION: np.int64(SCHEMA_VERSION), ATTR_CREATED: created or now,
-             ATTR_UPDATED: now, **attrs}
+    attrs = {
+        ATTR_SCHEMA_VERSION: np.int64(SCHEMA_VERSION),
+        ATTR_CREATED: created or now,
+        ATTR_UPDATED: now,
+        **attrs,
+    }
     _replace_atomically(path, lambda f: _fill(f, attrs, merged, path if exists else None, masks))
     return added
 
@@ -145,11 +152,9 @@ def _fill(
         _write_mask(_level_group(f, run_id, level), layer, mask)
 
 
-def _count(
-    old: dict[Table, pd.DataFrame], merged: dict[Table, pd.DataFrame], masks: int
-) -> Added:
+def _count(old: dict[Table, pd.DataFrame], merged: dict[Table, pd.DataFrame], masks: int) -> Added:
     def cells(features: pd.DataFrame) -> int:
-        return int(features.iloc[:, len(FEATURES.key):].notna().to_numpy().sum())
+        return int(features.iloc[:, len(FEATURES.key) :].notna().to_numpy().sum())
 
     key = list(FEATURES.key)
     before = old[FEATURES].set_index(key)
@@ -256,8 +261,9 @@ def _check_parents(
             raise ValueError(f"{what} for {row} has no stored or new parent row {key}")
 
 
-def _merge_features(old: pd.DataFrame, new: pd.DataFrame,
-                    replace: Collection[str] = ()) -> pd.DataFrame:
+def _merge_features(
+    old: pd.DataFrame, new: pd.DataFrame, replace: Collection[str] = ()
+) -> pd.DataFrame:
     """Union of rows and feature columns; new values fill only cells that are still NaN,
     except in the `replace` columns, where a new non-NaN value wins.
 
@@ -273,7 +279,7 @@ def _merge_features(old: pd.DataFrame, new: pd.DataFrame,
         merged.loc[merged.index.droplevel("layer").isin(touched), columns] = np.nan
         merged.update(fresh.groupby(key, sort=False)[columns].first())
     merged = merged.reset_index()
-    return merged.astype({c: FEATURE_DTYPE for c in merged.columns[len(key):]})
+    return merged.astype({c: FEATURE_DTYPE for c in merged.columns[len(key) :]})
 
 
 def _checked_payloads(payloads: Iterable[LevelPayload]) -> list[LevelPayload]:

@@ -38,39 +38,56 @@ def _mask_producers(run: Run, level: int) -> list[tuple[Run, int]]:
     return [(run, lv) for lv in rule(level)] if rule else []
 
 
-def level_table(runs: dict[str, Run],
-                level_targets: Callable[[PruneConfig], dict[int, float]]) -> pd.DataFrame:
+def level_table(
+    runs: dict[str, Run], level_targets: Callable[[PruneConfig], dict[int, float]]
+) -> pd.DataFrame:
     """One row per (run, level at a target density): accuracy, and the epochs and seconds
     spent to get there (IMP's levels in between count as spent, not as rows)."""
-    metrics = {run_id: {m["level"]: m for m in level_metrics(run.paths)}
-               for run_id, run in runs.items()}
+    metrics = {
+        run_id: {m["level"]: m for m in level_metrics(run.paths)} for run_id, run in runs.items()
+    }
     rows = []
     for run_id, run in runs.items():
         spec = dataset_spec(run.cfg.data.name)
-        ipe = iterations_per_epoch(spec.train_size, run.cfg.train.batch_size,
-                                   run.cfg.train.drop_last)
+        ipe = iterations_per_epoch(
+            spec.train_size, run.cfg.train.batch_size, run.cfg.train.drop_last
+        )
         targets = level_targets(run.cfg.prune)
         for level, m in metrics[run_id].items():
             if level not in targets:
                 continue
             spent = [metrics[r.id][lv] for r, lv in _mask_producers(run, level)] + [m]
-            rows.append({
-                "run_id": run_id, "label": run_label(run), "seed": run.cfg.seed, "level": level,
-                "target": targets[level],
-                "density": m["density"], "accuracy": m["test_accuracy"],
-                "epochs": sum(s["iterations"] for s in spent) / ipe,
-                "seconds": sum(s["seconds"] / s["cohort_size"] for s in spent),
-            })
+            rows.append(
+                {
+                    "run_id": run_id,
+                    "label": run_label(run),
+                    "seed": run.cfg.seed,
+                    "level": level,
+                    "target": targets[level],
+                    "density": m["density"],
+                    "accuracy": m["test_accuracy"],
+                    "epochs": sum(s["iterations"] for s in spent) / ipe,
+                    "seconds": sum(s["seconds"] / s["cohort_size"] for s in spent),
+                }
+            )
     return pd.DataFrame(rows)
 
 
 def summary(levels: pd.DataFrame) -> pd.DataFrame:
-    return (levels.groupby(["label", "target"])
-            .agg(density=("density", "mean"), accuracy=("accuracy", "mean"),
-                 std=("accuracy", "std"), min=("accuracy", "min"), max=("accuracy", "max"),
-                 seeds=("seed", "nunique"), epochs=("epochs", "mean"),
-                 seconds=("seconds", "mean"))
-            .reset_index())
+    return (
+        levels.groupby(["label", "target"])
+        .agg(
+            density=("density", "mean"),
+            accuracy=("accuracy", "mean"),
+            std=("accuracy", "std"),
+            min=("accuracy", "min"),
+            max=("accuracy", "max"),
+            seeds=("seed", "nunique"),
+            epochs=("epochs", "mean"),
+            seconds=("seconds", "mean"),
+        )
+        .reset_index()
+    )
 
 
 def cohens_d(a: np.ndarray, b: np.ndarray) -> float:
@@ -78,23 +95,29 @@ def cohens_d(a: np.ndarray, b: np.ndarray) -> float:
     a, b = a[~np.isnan(a)], b[~np.isnan(b)]
     if len(a) < 2 or len(b) < 2:
         return math.nan
-    pooled = math.sqrt(((len(a) - 1) * a.var(ddof=1) + (len(b) - 1) * b.var(ddof=1))
-                       / (len(a) + len(b) - 2))
+    pooled = math.sqrt(
+        ((len(a) - 1) * a.var(ddof=1) + (len(b) - 1) * b.var(ddof=1)) / (len(a) + len(b) - 2)
+    )
     return (a.mean() - b.mean()) / pooled if pooled > 0 else math.nan
 
 
-def effect_sizes(store, levels: pd.DataFrame, ticket: str, control: str,
-                 features: list[str]) -> pd.DataFrame:
+def effect_sizes(
+    store, levels: pd.DataFrame, ticket: str, control: str, features: list[str]
+) -> pd.DataFrame:
     """Cohen's d of each feature, tickets against a control, at each target density."""
     values = network_values(store, features).merge(
-        levels[["run_id", "level", "label", "target"]], on=["run_id", "level"])
+        levels[["run_id", "level", "label", "target"]], on=["run_id", "level"]
+    )
     rows = []
     for target, group in values[values.target < 1].groupby("target"):
         a = group[group.label == ticket]
         b = group[group.label == control]
-        rows.append({"target": target, **{f: cohens_d(a[f].to_numpy(float),
-                                                        b[f].to_numpy(float))
-                                           for f in features}})
+        rows.append(
+            {
+                "target": target,
+                **{f: cohens_d(a[f].to_numpy(float), b[f].to_numpy(float)) for f in features},
+            }
+        )
     return pd.DataFrame(rows).set_index("target").T
 
 
@@ -102,15 +125,19 @@ def paired_gap(table: pd.DataFrame, first: str, second: str) -> pd.DataFrame:
     """Accuracy of `first` minus `second` at each target density (means over seeds)."""
     a = table[table.label == first].set_index("target")
     b = table[table.label == second].set_index("target")
-    joined = a[["accuracy", "std"]].merge(b[["accuracy", "std"]], left_index=True,
-                                          right_index=True, suffixes=("_a", "_b"))
+    joined = a[["accuracy", "std"]].merge(
+        b[["accuracy", "std"]], left_index=True, right_index=True, suffixes=("_a", "_b")
+    )
     joined["difference"] = joined.accuracy_a - joined.accuracy_b
     return joined
 
 
-def gap_closed(table: pd.DataFrame, candidate: str, low: str = "imp+shuffle",
-               high: str = "imp") -> pd.Series:
+def gap_closed(
+    table: pd.DataFrame, candidate: str, low: str = "imp+shuffle", high: str = "imp"
+) -> pd.Series:
     """(candidate - low) / (high - low) at each target density: 1 matches the tickets."""
-    pick = {label: table[table.label == label].set_index("target").accuracy
-            for label in (candidate, low, high)}
+    pick = {
+        label: table[table.label == label].set_index("target").accuracy
+        for label in (candidate, low, high)
+    }
     return (pick[candidate] - pick[low]) / (pick[high] - pick[low])

@@ -64,22 +64,29 @@ class StudyPlan:
             raise ConfigError("--imp-fraction", f"{self.imp_fraction} is outside (0, 1)")
         outside = [t for t in self.densities if not 0 < t < 1]
         if outside:
-            raise ConfigError("--densities", f"{outside[0]} is outside (0, 1): targets are "
-                              "sparse densities (the dense network is always trained)")
+            raise ConfigError(
+                "--densities",
+                f"{outside[0]} is outside (0, 1): targets are "
+                "sparse densities (the dense network is always trained)",
+            )
         step = math.log(1 - self.imp_fraction)
         levels = tuple(max(1, round(math.log(t) / step)) for t in self.densities)
         if any(b <= a for a, b in zip(levels, levels[1:])):
-            raise ConfigError("--densities", f"{list(self.densities)} must decrease and fall "
-                              f"on distinct IMP levels (levels {list(levels)} at "
-                              f"{self.imp_fraction:g} per level)")
+            raise ConfigError(
+                "--densities",
+                f"{list(self.densities)} must decrease and fall "
+                f"on distinct IMP levels (levels {list(levels)} at "
+                f"{self.imp_fraction:g} per level)",
+            )
         return levels
 
     @cached_property
     def rungs(self) -> list[Rung]:
         """IMP's rung at each target level: the densities every method trains at."""
         scale = expand([*self.overrides, "sweep=none"])[0].prune.output_scale
-        imp = ladder(PruneConfig(fraction=self.imp_fraction, output_scale=scale,
-                                 levels=self.imp_levels[-1]))
+        imp = ladder(
+            PruneConfig(fraction=self.imp_fraction, output_scale=scale, levels=self.imp_levels[-1])
+        )
         return [imp[level - 1] for level in self.imp_levels]
 
     def level_targets(self, prune: PruneConfig) -> dict[int, float]:
@@ -88,8 +95,13 @@ class StudyPlan:
         return {0: 1.0, **dict(zip(levels, self.densities))}
 
     def _common(self, seeds: range, phase: str) -> list[str]:
-        return [*self.overrides, "sweep=none", f"seed={_values(seeds)}", f"out={self.out}",
-                f"sweep.name={self.name}-{phase}"]
+        return [
+            *self.overrides,
+            "sweep=none",
+            f"seed={_values(seeds)}",
+            f"out={self.out}",
+            f"sweep.name={self.name}-{phase}",
+        ]
 
     def _at_imp_densities(self) -> list[str]:
         hidden = ",".join(repr(r.density) for r in self.rungs)
@@ -98,17 +110,28 @@ class StudyPlan:
 
     def baseline_sweeps(self) -> list[list[str]]:
         common = self._common(range(self.seeds), "baselines")
-        imp = [*common, "prune.method=imp", f"prune.fraction={self.imp_fraction}",
-               f"prune.levels={self.imp_levels[-1]}"]
+        imp = [
+            *common,
+            "prune.method=imp",
+            f"prune.fraction={self.imp_fraction}",
+            f"prune.levels={self.imp_levels[-1]}",
+        ]
         read = "[" + ",".join(str(level) for level in self.imp_levels) + "]"
         controls = [*imp, "prune.control=reinit,shuffle", f"prune.train_levels={read}"]
-        return [[*imp, "prune.control=none"], controls,
-                *([*common, *self._at_imp_densities(), *group] for group in BASELINE_GROUPS)]
+        return [
+            [*imp, "prune.control=none"],
+            controls,
+            *([*common, *self._at_imp_densities(), *group] for group in BASELINE_GROUPS),
+        ]
 
     def prior_sweeps(self) -> list[list[str]]:
         seeds = range(PRIOR_SEED_OFFSET, PRIOR_SEED_OFFSET + self.prior_seeds)
-        common = [*self._common(seeds, "prior"), *self._at_imp_densities(),
-                  "prune.method=prior", f"prune.prior_store={self.layout.store}"]
+        common = [
+            *self._common(seeds, "prior"),
+            *self._at_imp_densities(),
+            "prune.method=prior",
+            f"prune.prior_store={self.layout.store}",
+        ]
         sweeps = [common]
         if self.ablate:
             for dropped in COMPONENTS:

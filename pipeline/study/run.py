@@ -28,8 +28,11 @@ def _manifest(sweeps: list[list[str]], sizer) -> Manifest:
 
 
 def _pending(manifest: Manifest) -> list[int]:
-    return [index for index in range(len(manifest.cohorts))
-            if any(run.pending_levels() for run in manifest.cohort_runs(index))]
+    return [
+        index
+        for index in range(len(manifest.cohorts))
+        if any(run.pending_levels() for run in manifest.cohort_runs(index))
+    ]
 
 
 def _phase(label: str, sweeps: list[list[str]], sizer, console: Console) -> bool:
@@ -47,10 +50,11 @@ def _phase(label: str, sweeps: list[list[str]], sizer, console: Console) -> bool
     launcher = LAUNCHERS[launcher_cfg.name]()
     pending = _pending(manifest)
     live = set() if launcher.blocking else {r.cohort for r in sweep_state(paths).runs if r.live}
-    console.print(f"study phase {label}: {len(manifest.runs)} runs, "
-                  f"{len(pending)} of {len(manifest.cohorts)} cohorts unfinished"
-                  + (f", {len(live & set(pending))} of them still queued or running"
-                     if live else ""))
+    console.print(
+        f"study phase {label}: {len(manifest.runs)} runs, "
+        f"{len(pending)} of {len(manifest.cohorts)} cohorts unfinished"
+        + (f", {len(live & set(pending))} of them still queued or running" if live else "")
+    )
     if not pending:
         return True
     todo = [index for index in pending if index not in live]

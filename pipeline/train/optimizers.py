@@ -17,14 +17,21 @@ OptimizerBuilder = Callable[
 # kernel for all parameters, "foreach" a few batched kernels, "loop" one per parameter.
 # "auto" leaves torch's choice (foreach on GPUs).
 IMPLEMENTATIONS: dict[str, dict] = {
-    "auto": {}, "loop": {"foreach": False}, "foreach": {"foreach": True}, "fused": {"fused": True},
+    "auto": {},
+    "loop": {"foreach": False},
+    "foreach": {"foreach": True},
+    "fused": {"fused": True},
 }
 
 
 def _sgd(params, train: TrainConfig, impl: dict) -> torch.optim.Optimizer:
     return torch.optim.SGD(
-        params, lr=train.lr, momentum=train.momentum, weight_decay=train.weight_decay,
-        nesterov=train.nesterov, **impl,
+        params,
+        lr=train.lr,
+        momentum=train.momentum,
+        weight_decay=train.weight_decay,
+        nesterov=train.nesterov,
+        **impl,
     )
 
 

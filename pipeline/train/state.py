@@ -12,7 +12,8 @@ def member_optimizer_state(state: dict, members: int, index: int) -> dict:
         "state": {
             key: {
                 name: member_slice(value, members, index).clone()
-                if torch.is_tensor(value) else value
+                if torch.is_tensor(value)
+                else value
                 for name, value in slot.items()
             }
             for key, slot in state["state"].items()
@@ -27,7 +28,8 @@ def stack_optimizer_states(states: list[dict]) -> dict:
     for key, slot in first["state"].items():
         stacked[key] = {
             name: torch.cat([s["state"][key][name] for s in states])
-            if torch.is_tensor(value) and value.dim() > 0 else value
+            if torch.is_tensor(value) and value.dim() > 0
+            else value
             for name, value in slot.items()
         }
     return {"state": stacked, "param_groups": first["param_groups"]}

@@ -96,9 +96,11 @@ def evaluate(model, data: TensorDataset, members: int) -> tuple[torch.Tensor, to
         x = data.x_test[start : start + EVAL_CHUNK]
         y = data.y_test[start : start + EVAL_CHUNK]
         logits = model(x.unsqueeze(0).expand(members, *x.shape))
-        loss += F.cross_entropy(
-            logits.flatten(0, 1), y.repeat(members), reduction="none"
-        ).view(members, -1).sum(1)
+        loss += (
+            F.cross_entropy(logits.flatten(0, 1), y.repeat(members), reduction="none")
+            .view(members, -1)
+            .sum(1)
+        )
         correct += (logits.argmax(-1) == y).sum(1)
     model.train(was_training)
     total = len(data.y_test)
@@ -106,8 +108,9 @@ def evaluate(model, data: TensorDataset, members: int) -> tuple[torch.Tensor, to
 
 
 class CohortTrainer:
-    def __init__(self, plan: LevelPlan, members: list[Member], data: TensorDataset,
-                 device: torch.device):
+    def __init__(
+        self, plan: LevelPlan, members: list[Member], data: TensorDataset, device: torch.device
+    ):
         self.plan, self.members, self.data, self.device = plan, members, data, device
         self.k = len(members)
         self.model = build_cohort(plan.model, data.input_shape, data.num_classes, self.k)
@@ -119,11 +122,13 @@ class CohortTrainer:
         self.params = dict(self.model.named_parameters())
         self.masks = self._stack_masks()
         self.optimizer = OPTIMIZERS[plan.train.optimizer](
-            self.model.parameters(), plan.train, IMPLEMENTATIONS[plan.optimizer_impl])
+            self.model.parameters(), plan.train, IMPLEMENTATIONS[plan.optimizer_impl]
+        )
         if members[0].optimizer is not None:
             self.optimizer.load_state_dict(stack_optimizer_states([m.optimizer for m in members]))
-        self.ipe = iterations_per_epoch(len(data.y_train), plan.train.batch_size,
-                                        plan.train.drop_last)
+        self.ipe = iterations_per_epoch(
+            len(data.y_train), plan.train.batch_size, plan.train.drop_last
+        )
 
     def _stack_masks(self) -> dict[str, torch.Tensor]:
         if all(m.mask is None for m in self.members):
@@ -147,8 +152,9 @@ class CohortTrainer:
         state = {k: v.detach().cpu() for k, v in self.model.state_dict().items()}
         return [member_state(state, self.k, i) for i in range(self.k)]
 
-    def export(self, iteration: int, seconds: float, loss_sum: torch.Tensor,
-               loss_count: int) -> list[Member]:
+    def export(
+        self, iteration: int, seconds: float, loss_sum: torch.Tensor, loss_count: int
+    ) -> list[Member]:
         """Each member's state as a plain, resumable Member."""
         optimizer = self.optimizer.state_dict()
         optimizer = {
@@ -159,17 +165,28 @@ class CohortTrainer:
             "param_groups": optimizer["param_groups"],
         }
         return [
-            Member(m.seed, state, m.mask, member_optimizer_state(optimizer, self.k, i),
-                   list(m.evaluations), m.seconds + seconds, iteration, float(loss_sum[i]),
-                   loss_count)
+            Member(
+                m.seed,
+                state,
+                m.mask,
+                member_optimizer_state(optimizer, self.k, i),
+                list(m.evaluations),
+                m.seconds + seconds,
+                iteration,
+                float(loss_sum[i]),
+                loss_count,
+            )
             for i, (state, m) in enumerate(zip(self.states(), self.members))
         ]
 
     def _record(self, iteration: int, hooks: Hooks, train_loss: torch.Tensor | None) -> None:
         accuracy, loss = evaluate(self.model, self.data, self.k)
         for i, member in enumerate(self.members):
-            entry = {"iteration": iteration, "test_accuracy": float(accuracy[i]),
-                     "test_loss": float(loss[i])}
+            entry = {
+                "iteration": iteration,
+                "test_accuracy": float(accuracy[i]),
+                "test_loss": float(loss[i]),
+            }
             if train_loss is not None:
                 entry["train_loss"] = float(train_loss[i])
             member.evaluations.append(entry)
@@ -191,17 +208,26 @@ class CohortTrainer:
         while iteration < plan.end:
             if iteration // self.ipe != epoch:
                 epoch = iteration // self.ipe
-                epoch_plan = EpochPlan([m.seed for m in self.members], plan.level, epoch,
-                                       len(self.data.y_train), plan.augment, self.device)
+                epoch_plan = EpochPlan(
+                    [m.seed for m in self.members],
+                    plan.level,
+                    epoch,
+                    len(self.data.y_train),
+                    plan.augment,
+                    self.device,
+                )
             x, y = epoch_plan.batch(self.data, iteration % self.ipe, plan.train.batch_size)
             for group in self.optimizer.param_groups:
                 group["lr"] = plan.lr(iteration)
-            with torch.autocast(self.device.type, self.autocast or torch.float32,
-                                enabled=self.autocast is not None):
+            with torch.autocast(
+                self.device.type, self.autocast or torch.float32, enabled=self.autocast is not None
+            ):
                 logits = self.model(x)
-            per_member = F.cross_entropy(
-                logits.float().flatten(0, 1), y.flatten(), reduction="none"
-            ).view(self.k, -1).mean(1)
+            per_member = (
+                F.cross_entropy(logits.float().flatten(0, 1), y.flatten(), reduction="none")
+                .view(self.k, -1)
+                .mean(1)
+            )
             self.optimizer.zero_grad(set_to_none=True)
             per_member.sum().backward()
             self.optimizer.step()
@@ -220,8 +246,9 @@ class CohortTrainer:
             stop = hooks.should_stop()
             if stop or (plan.checkpoint_every and iteration % plan.checkpoint_every == 0):
                 seconds = time.perf_counter() - began
-                hooks.on_checkpoint(iteration, self.export(iteration, seconds, loss_sum,
-                                                           loss_count))
+                hooks.on_checkpoint(
+                    iteration, self.export(iteration, seconds, loss_sum, loss_count)
+                )
                 if stop:
                     raise Stopped(f"stopped at iteration {iteration}")
         seconds = time.perf_counter() - began

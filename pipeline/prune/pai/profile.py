@@ -26,8 +26,10 @@ def random_with_profile(ctx: PruneContext, densities: Densities) -> Masks:
     the level's generator (layers drawn in `ctx.names` order, so a fixed seed gives a fixed
     mask). The profile must name exactly the prunable layers."""
     if set(densities) != set(ctx.names):
-        raise ValueError(f"a density profile must name exactly the prunable layers {ctx.names}; "
-                         f"got {sorted(densities)}")
+        raise ValueError(
+            f"a density profile must name exactly the prunable layers {ctx.names}; "
+            f"got {sorted(densities)}"
+        )
     outside = {n: d for n, d in densities.items() if not 0 <= d <= 1}
     if outside:
         raise ValueError(f"layer densities outside [0, 1]: {outside}")

@@ -47,8 +47,11 @@ def su_ratios(ctx: PruneContext) -> Densities:
     if not 0 <= keep - output <= sum(hidden.values()):
         raise ValueError(
             f"su_ratios keeps {output} output weights ({SU_OUTPUT_DENSITY:.0%}), which does "
-            f"not fit a budget of {keep} weights with {sum(hidden.values())} hidden weights")
+            f"not fit a budget of {keep} weights with {sum(hidden.values())} hidden weights"
+        )
     # k = L - l + 1 runs from L for the first layer down to 2 for the last hidden one
     raw = {n: float(k * k + k) for n, k in zip(hidden, range(len(ctx.names), 1, -1))}
-    return {**proportional_densities(raw, hidden, keep - output),
-            ctx.output: output / sizes[ctx.output]}
+    return {
+        **proportional_densities(raw, hidden, keep - output),
+        ctx.output: output / sizes[ctx.output],
+    }
