@@ -83,6 +83,7 @@ class LauncherConfig:
     workers: int = 0  # local processes; 0: one per visible GPU, or one on the CPU
     optimizer_impl: str = "auto"  # auto | loop | foreach | fused: same math, other kernels
     channels_last: bool = False  # NHWC convolutions (faster on tensor cores; same math)
+    compile: bool = False  # torch.compile the cohort's training step (CUDA graphs on a GPU)
     # -- one array task per cohort on a cluster ---------------------------------------
     account: str | None = None  # Slurm --account / PBS -A (the allocation charged)
     require_account: bool = False  # the site rejects jobs without one: fail at validation
