@@ -38,7 +38,8 @@ LINEAR_LAYER_FEATURES = {
     "neural_persistence_p2_normalized",
     # from network families, per layer
     "units_alive_fraction",
-    "effective_density",
+    "path_share_of_kept",
+    "effective_density_vk",
     "units_disconnected",
 }
 CONV_FEATURES = {
@@ -54,7 +55,8 @@ NETWORK_LEVEL = {
     "density_profile_mean_abs_diff_erk",
     "density_profile_mean_abs_diff_uniform",
     "units_alive_fraction",
-    "effective_density",
+    "path_share_of_kept",
+    "effective_density_vk",
     "units_disconnected",
     "input_units_disconnected",
     "log10_input_output_paths",
@@ -124,7 +126,8 @@ def test_level_features_of_the_hand_counted_chain():
         inputs = ("input",) if i == 0 else (f"l{i - 1}",)
         layers.append(LayerView(f"l{i}", "linear", mask, w, w, inputs, (3,) if i == 0 else ()))
     rows = {(layer, name): value for layer, name, value in compute_level_features(layers)}
-    assert rows["*", "effective_density"] == pytest.approx(4 / 6)
+    assert rows["*", "path_share_of_kept"] == pytest.approx(4 / 6)
+    assert rows["*", "effective_density_vk"] == pytest.approx(4 / 12)
     assert rows["*", "log10_input_output_paths"] == pytest.approx(math.log10(2))
     assert rows["*", "density"] == pytest.approx(6 / 12)
     assert rows["l1", "units_alive_fraction"] == 0.5

@@ -47,12 +47,17 @@ def chain(l3_inputs=("l2",), l2_mask=L2, l3_mask=L3):
     ]
 
 
-def test_chain_effective_density_and_disconnected_units():
+def test_chain_weights_on_paths_and_disconnected_units():
     rows = as_dict(reachability(Network(chain())))
-    assert rows["*", "effective_density"] == approx(4 / 6)
-    assert rows["l1", "effective_density"] == approx(2 / 3)
-    assert rows["l2", "effective_density"] == approx(1 / 2)
-    assert rows["l3", "effective_density"] == approx(1.0)
+    assert rows["*", "path_share_of_kept"] == approx(4 / 6)
+    assert rows["l1", "path_share_of_kept"] == approx(2 / 3)
+    assert rows["l2", "path_share_of_kept"] == approx(1 / 2)
+    assert rows["l3", "path_share_of_kept"] == approx(1.0)
+    # Vysogorets & Kempe divide by all weights: l1 has 6, l2 4, l3 2, 12 in all
+    assert rows["*", "effective_density_vk"] == approx(4 / 12)
+    assert rows["l1", "effective_density_vk"] == approx(2 / 6)
+    assert rows["l2", "effective_density_vk"] == approx(1 / 4)
+    assert rows["l3", "effective_density_vk"] == approx(1 / 2)
     assert rows["l1", "units_disconnected"] == 1.0  # h1_1
     assert rows["l2", "units_disconnected"] == 1.0  # h2_1
     assert rows["l3", "units_disconnected"] == 0.0
@@ -76,14 +81,14 @@ def test_a_skip_connection_reconnects_a_unit_the_chain_cuts_off():
     l2_mask, l3_mask = [[1, 0], [0, 0]], [[1, 1]]
     plain = as_dict(reachability(Network(chain(("l2",), l2_mask, l3_mask))))
     # chain: on a path l1 (0,0), (0,1); l2 (0,0); l3 (0,0): 4 of 6. h1_1 and h2_1 cut off.
-    assert plain["*", "effective_density"] == approx(4 / 6)
+    assert plain["*", "path_share_of_kept"] == approx(4 / 6)
     assert plain["*", "units_disconnected"] == 2.0
     assert plain["*", "input_units_disconnected"] == 1.0
     # With l3's input = l2's output + l1's output, in_1 = h2_1 + h1_1, so x2 -> h1_1 -> y:
     # every surviving weight is on a path; only h2_1 (no input) stays disconnected.
     net = Network(chain(("l2", "l1"), l2_mask, l3_mask))
     skip = as_dict(reachability(net))
-    assert skip["*", "effective_density"] == 1.0
+    assert skip["*", "path_share_of_kept"] == 1.0
     assert skip["l1", "units_disconnected"] == 0.0
     assert skip["l2", "units_disconnected"] == 1.0
     assert skip["*", "input_units_disconnected"] == 0.0
@@ -102,10 +107,10 @@ def test_flatten_maps_features_to_channels_j_div_s():
     net = Network([conv, fc])
     rows = as_dict(reachability(net)) | as_dict(path_statistics(net))
     assert rows["*", "log10_input_output_paths"] == approx(math.log10(4))
-    assert rows["*", "effective_density"] == 1.0
+    assert rows["*", "path_share_of_kept"] == 1.0
     assert rows["c", "units_disconnected"] == 1.0  # channel 1
     # Mapping feature j to channel j % 2 would put feature 1 on the empty channel 1.
-    assert rows["fc", "effective_density"] == 1.0
+    assert rows["fc", "path_share_of_kept"] == 1.0
 
 
 def test_narrow_residual_is_padded_centred():
@@ -121,7 +126,9 @@ def test_narrow_residual_is_padded_centred():
     rows = as_dict(reachability(net)) | as_dict(path_statistics(net))
     assert rows["*", "log10_input_output_paths"] == approx(math.log10(2))
     # a1 lands on c's channel 2, which c does not keep: 4 of 5 weights on a path
-    assert rows["*", "effective_density"] == approx(4 / 5)
+    assert rows["*", "path_share_of_kept"] == approx(4 / 5)
+    # kernel entries in all: a 2, b 8, c 4
+    assert rows["*", "effective_density_vk"] == approx(4 / 14)
 
 
 def test_no_path_gives_minus_infinity():
@@ -129,8 +136,9 @@ def test_no_path_gives_minus_infinity():
     rows = as_dict(path_statistics(net)) | as_dict(reachability(net))
     assert rows["*", "log10_input_output_paths"] == -math.inf
     assert rows["*", "path_norm_final"] == 0.0
-    assert rows["*", "effective_density"] == 0.0
-    assert rows["l2", "effective_density"] != rows["l2", "effective_density"]  # NaN
+    assert rows["*", "path_share_of_kept"] == 0.0
+    assert rows["l2", "path_share_of_kept"] != rows["l2", "path_share_of_kept"]  # NaN
+    assert rows["l2", "effective_density_vk"] == 0.0  # no survivors of 1 weight
 
 
 def test_deep_path_counts_do_not_overflow():
