@@ -40,6 +40,18 @@ def test_layer_counts_follow_the_profile_and_hit_the_total_exactly():
     assert flat == {"a": 20, "b": 60, "c": 2}
 
 
+def test_layer_counts_round_each_layer_and_give_the_gap_to_the_roomiest():
+    prior = TicketPrior("m", 0.2, {n: _layer() for n in "abc"}, [])
+    # shares 1.6, 1.6, 1.8 round to 2, 2, 2: one too many, taken from c (most room, 9 - 2).
+    # (Largest remainder would give 2, 1, 2; this rounding keeps existing prior masks.)
+    flat = {"a": 0.2, "b": 0.2, "c": 0.2}
+    assert layer_counts(prior, {"a": 8, "b": 8, "c": 9}, 5, False, flat) == {
+        "a": 2,
+        "b": 2,
+        "c": 1,
+    }
+
+
 def test_gumbel_top_k_takes_exactly_k_and_follows_the_scores():
     gen = torch.Generator().manual_seed(0)
     scores = np.zeros((50, 40))

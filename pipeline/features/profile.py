@@ -1,7 +1,10 @@
 """The network's layer-density profile against reference profiles."""
 
+import math
+
 import numpy as np
 
+from pipeline.allocation import capped_proportional
 from pipeline.features.dag import Network
 from pipeline.features.graph import NETWORK
 from pipeline.features.registry import Row, network_feature
@@ -12,18 +15,11 @@ def erk_profile(shapes: list[tuple[int, ...]], kept: int) -> np.ndarray:
 
     Layer l of shape ``(n_1, ..., n_k)`` (kernel dims included) gets density
     ``min(1, eps * sum(n) / prod(n))``, with ``eps`` chosen so that the kept
-    counts sum to ``kept`` (Evci et al. 2020). Layers that would exceed 1 are
-    made dense and ``eps`` is solved again for the others until none does.
+    counts sum to ``kept`` (Evci et al. 2020; `capped_proportional`).
     """
-    sizes = np.array([np.prod(s) for s in shapes], dtype=np.float64)
-    raw = np.array([sum(s) for s in shapes], dtype=np.float64) / sizes
-    dense = np.zeros(len(shapes), bool)
-    while True:
-        eps = (kept - sizes[dense].sum()) / (raw * sizes)[~dense].sum()
-        over = ~dense & (eps * raw > 1)
-        if not over.any():
-            return np.where(dense, 1.0, eps * raw)
-        dense |= over
+    raw = {i: sum(s) / math.prod(s) for i, s in enumerate(shapes)}
+    sizes = {i: math.prod(s) for i, s in enumerate(shapes)}
+    return np.array(list(capped_proportional(raw, sizes, kept).values()))
 
 
 @network_feature

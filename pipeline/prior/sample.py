@@ -24,6 +24,7 @@ import math
 import numpy as np
 import torch
 
+from pipeline.allocation import capped_proportional
 from pipeline.prior.learn import LayerPrior, TicketPrior
 
 EPS = 1e-6
@@ -36,16 +37,18 @@ def layer_counts(
     use_profile: bool,
     fallback: dict[str, float],
 ) -> dict[str, int]:
-    """Keep counts per layer summing to `total`, shaped by the prior's densities."""
+    """Keep counts per layer summing to `total`, shaped by the prior's densities.
+
+    The densities are scaled by one common factor, each layer capped at its size
+    (`capped_proportional`); each layer's share is rounded to the nearest count and the
+    rest of the gap goes to the layers with the most room. (This rounding, not largest
+    remainder, keeps the masks of existing `prior` runs: the two differ in about a
+    quarter of the fallback ladders.)
+    """
     base = {n: (prior.layers[n].density if use_profile else fallback[n]) for n in sizes}
-    low, high = 0.0, 1e6
-    for _ in range(100):  # bisection on a common scale, each layer capped at its size
-        scale = (low + high) / 2
-        kept = sum(min(sizes[n], base[n] * scale * sizes[n]) for n in sizes)
-        low, high = (scale, high) if kept < total else (low, scale)
-    counts = {n: int(min(sizes[n], round(base[n] * low * sizes[n]))) for n in sizes}
-    names = sorted(sizes, key=lambda n: sizes[n] - counts[n], reverse=True)
-    for n in names:  # fix rounding so the total is exact
+    densities = capped_proportional(base, sizes, total)
+    counts = {n: round(densities[n] * sizes[n]) for n in sizes}
+    for n in sorted(sizes, key=lambda n: sizes[n] - counts[n], reverse=True):
         gap = total - sum(counts.values())
         if gap == 0:
             break
