@@ -10,8 +10,6 @@ exactly its own statistics. Activations are [K, B, F] between linear layers and
 
 from __future__ import annotations
 
-import math
-
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -143,7 +141,3 @@ def initialize(model: nn.Module) -> None:
         elif isinstance(module, nn.modules.batchnorm._BatchNorm):
             nn.init.ones_(module.weight)
             nn.init.zeros_(module.bias)
-
-
-def spatial_after(size: int, kernel: int, stride: int, padding: int) -> int:
-    return math.floor((size + 2 * padding - kernel) / stride) + 1
