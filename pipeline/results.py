@@ -10,14 +10,15 @@ import dataclasses
 
 import pandas as pd
 from rich.console import Console
-from rich.table import Table
+from rich.table import Table as RichTable
 
 from pipeline.config import Config
 from pipeline.identity import scientific_dict
 from pipeline.labels import method_label
 from pipeline.launch.manifest import Manifest
-from pipeline.lottery import level_metrics
+from pipeline.report.markdown import Table, markdown
 from pipeline.report.tables import accuracy_table, deepest_common_level
+from pipeline.runs import level_metrics
 
 # Settings a column already names, or that runs are averaged over.
 NAMED = {"seed", "model.name", "data.name", "prune.method", "prune.control"}
@@ -76,20 +77,19 @@ def summary_table(levels: pd.DataFrame) -> Table:
     stats = accuracy_table(levels)
     stats["column"] = [_column(r) for r in stats.itertuples()]
     columns = sorted(set(stats.column))
-    table = Table(title="Test accuracy against density (mean ± std over seeds)")
-    table.add_column("level", justify="right")
-    table.add_column("density", justify="right")
-    for column in columns:
-        table.add_column(column, justify="right")
-    for level, rows in stats.groupby("level"):
+    rows = []
+    for level, at in stats.groupby("level"):
         cells = {
             r.column: f"{r.accuracy:.3f} ± {0 if pd.isna(r.std) else r.std:.3f} (n={r.seeds})"
-            for r in rows.itertuples()
+            for r in at.itertuples()
         }
-        table.add_row(
-            str(level), f"{rows.density.mean():.4f}", *[cells.get(c, "-") for c in columns]
-        )
-    return table
+        rows.append([str(level), f"{at.density.mean():.4f}", *[cells.get(c, "-") for c in columns]])
+    return Table(
+        ["level", "density", *columns],
+        rows,
+        align="r" * (2 + len(columns)),
+        title="Test accuracy against density (mean ± std over seeds)",
+    )
 
 
 def per_seed_table(levels: pd.DataFrame) -> Table:
@@ -97,31 +97,30 @@ def per_seed_table(levels: pd.DataFrame) -> Table:
     level = int(deepest_common_level(levels).min())
     at = levels[levels.level == level].assign(column=lambda f: [_column(r) for r in f.itertuples()])
     columns = sorted(set(at.column))
-    table = Table(title=f"Per seed at level {level} (the lowest density every method reached)")
-    table.add_column("seed", justify="right")
-    for column in columns:
-        table.add_column(column, justify="right")
-    for seed, rows in at.groupby("seed"):
-        cells = {r.column: f"{r.test_accuracy:.3f}" for r in rows.itertuples()}
-        table.add_row(str(seed), *[cells.get(c, "-") for c in columns])
-    return table
+    rows = []
+    for seed, runs in at.groupby("seed"):
+        cells = {r.column: f"{r.test_accuracy:.3f}" for r in runs.itertuples()}
+        rows.append([str(seed), *[cells.get(c, "-") for c in columns]])
+    return Table(
+        ["seed", *columns],
+        rows,
+        align="r" * (1 + len(columns)),
+        title=f"Per seed at level {level} (the lowest density every method reached)",
+    )
 
 
-def markdown(table: Table) -> str:
-    headers = [c.header for c in table.columns]
-    rows = list(zip(*[c._cells for c in table.columns]))
-    lines = [
-        f"### {table.title}",
-        "",
-        "| " + " | ".join(headers) + " |",
-        "|" + "---|" * len(headers),
-    ]
-    lines += ["| " + " | ".join(str(v) for v in row) + " |" for row in rows]
-    return "\n".join(lines) + "\n"
+def terminal(table: Table) -> RichTable:
+    """The same rows as the Markdown, drawn by rich for the terminal."""
+    out = RichTable(title=table.title)
+    for name, align in zip(table.columns, table.align, strict=True):
+        out.add_column(name, justify="right" if align == "r" else "left")
+    for row in table.rows:
+        out.add_row(*row)
+    return out
 
 
 def report(manifest: Manifest, console: Console | None = None) -> str:
-    """Print the tables and return them as markdown."""
+    """Print the tables and return them as Markdown."""
     console = console or Console()
     levels = level_rows(manifest)
     if levels.empty:
@@ -129,5 +128,5 @@ def report(manifest: Manifest, console: Console | None = None) -> str:
         return ""
     tables = [summary_table(levels), per_seed_table(levels)]
     for table in tables:
-        console.print(table)
+        console.print(terminal(table))
     return "\n".join(markdown(t) for t in tables)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import matplotlib.image
@@ -51,9 +53,23 @@ def test_report_figures_and_table_match_the_store(
         runs["control"] == "none", runs["method"] + "+" + runs["control"]
     )
     levels = levels_frame(store).merge(runs[["run_id", "method", "seed"]], on="run_id")
-    table = summary_rows((out / "summary.md").read_text())
-    assert {m for m, _ in table} == {"imp", "imp+reinit", "imp+shuffle"}
-    assert len(table) == 3 + 2 + 2
+    text = (out / "summary.md").read_text()
+    table = summary_rows(text)
+    # one table per experiment, methods then levels in order (controls start at level 1)
+    assert list(table) == [
+        ("imp", 0),
+        ("imp", 1),
+        ("imp", 2),
+        ("imp+reinit", 1),
+        ("imp+reinit", 2),
+        ("imp+shuffle", 1),
+        ("imp+shuffle", 2),
+    ]
+    assert (
+        "## mnist1d_mlp/mnist1d\n\n"
+        "| method | level | density | accuracy | std | min | max | seeds |\n"
+        "|---|---:|---:|---:|---:|---:|---:|---:|\n| imp | 0 | 1.0000 | "
+    ) in text
     for (method, level), got in table.items():
         at = levels[(levels["method"] == method) & (levels["level"] == level)]
         acc = at["test_accuracy"]
@@ -66,21 +82,15 @@ def test_report_chosen_features_and_levels(
     store: Path, tmp_path: Path, capsys: pytest.CaptureFixture
 ) -> None:
     out = tmp_path / "report"
-    assert (
-        main(
-            [
-                str(store),
-                "-o",
-                str(out),
-                "--features",
-                "mask_iou_across_seeds",
-                "mask_hamming_prev_level",
-                "--levels",
-                "2",
-            ]
-        )
-        == 0
+    argv = [str(store), "-o", str(out), "--features", "mask_iou_across_seeds"]
+    argv += ["mask_hamming_prev_level", "--levels", "2"]
+    # in a fresh process: the figures are drawn without pyplot (no global figure state)
+    code = (
+        "import sys; from pipeline.report.cli import main; code = main(sys.argv[1:]); "
+        "assert 'matplotlib.pyplot' not in sys.modules; sys.exit(code)"
     )
+    done = subprocess.run([sys.executable, "-c", code, *argv], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
     assert_png(out / "features.png")
     text = (out / "summary.md").read_text()
     assert "layer densities at levels 2" in text

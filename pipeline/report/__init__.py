@@ -1,5 +1,16 @@
-"""`lth report STORE -o DIR`: plots and an accuracy table from a feature store."""
+"""`lth report STORE -o DIR`: plots and an accuracy table from a feature store.
 
-from .report import DEFAULT_FEATURES, write_report
+`report.write_report` writes them; importing this package loads neither pandas nor
+matplotlib, so `lth --help` (which reads `DEFAULT_FEATURES`) stays fast.
+"""
 
-__all__ = ["DEFAULT_FEATURES", "write_report"]
+# Features compared across methods unless --features names others (those absent from a
+# store are skipped).
+DEFAULT_FEATURES = (
+    "effective_density",
+    "sign_agreement_survivors",
+    "input_locality_spread",
+    "fan_in_gini",
+)
+
+__all__ = ["DEFAULT_FEATURES"]

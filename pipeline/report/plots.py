@@ -1,28 +1,46 @@
-"""The report's figures; each function draws one PNG (Agg) from already-joined frames."""
+"""Every figure of `lth report` and `lth study`; each function draws one PNG from
+already-joined frames.
+
+One style: a bare matplotlib `Figure` (object API) saved through its Agg canvas, so no
+pyplot state is shared and no display is needed. matplotlib is imported only by the
+functions that draw, so importing the report modules stays cheap.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
-from matplotlib.axes import Axes
-from matplotlib.figure import Figure
-from matplotlib.ticker import NullFormatter, PercentFormatter
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
 
 PANEL = (5.0, 3.6)  # inches per subplot
+DPI = 110
 MAX_TICKS = 8
 LINE_STYLES = ("-", "--", ":", "-.")  # with tab10's colours: 40 distinguishable lines
 
 
-def _grid(rows: int, cols: int) -> tuple[Figure, list[list[Axes]]]:
-    """A bare Figure renders with Agg on savefig: no pyplot state, no display needed."""
-    fig = Figure(figsize=(PANEL[0] * cols, PANEL[1] * rows), layout="constrained")
+def _grid(
+    rows: int, cols: int, panel: tuple[float, float] = PANEL
+) -> tuple[Figure, list[list[Axes]]]:
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(panel[0] * cols, panel[1] * rows), layout="constrained")
     return fig, fig.subplots(rows, cols, squeeze=False)
 
 
 def _save(fig: Figure, path: Path) -> Path:
-    fig.savefig(path, dpi=110)
+    """Render with Agg into a temp file, then rename over `path` (a kill leaves no half PNG)."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    from pipeline.io import atomic_write  # here, not at the top: pipeline.io imports torch
+
+    FigureCanvasAgg(fig)  # attaches itself as fig.canvas: savefig draws with Agg
+    atomic_write(path, lambda handle: fig.savefig(handle, format="png", dpi=DPI))
     return path
 
 
@@ -65,6 +83,8 @@ def accuracy_vs_density(table: pd.DataFrame, path: Path) -> Path:
 
 def _density_ticks(ax: Axes, densities: pd.Series) -> None:
     """Ticks at (at most MAX_TICKS of) the densities reached, labelled in percent."""
+    from matplotlib.ticker import NullFormatter, PercentFormatter
+
     ticks = np.unique(densities.round(6))[::-1]
     ax.set_xticks(ticks[:: -(-len(ticks) // MAX_TICKS)])
     ax.xaxis.set_major_formatter(PercentFormatter(1.0, decimals=1))
@@ -114,4 +134,26 @@ def feature_boxes(values: pd.DataFrame, features: list[str], path: Path) -> Path
             ax.tick_params(axis="x", labelrotation=30, labelsize="small")
             ax.set(title=f"{feature}\n{experiment}, level {level}")
             ax.grid(True, axis="y", alpha=0.3)
+    return _save(fig, path)
+
+
+def accuracy_vs_compute(table: pd.DataFrame, target: float, path: Path) -> Path:
+    """Each label's accuracy (± std over seeds) against the training epochs it spent to
+    reach and train its mask at density `target`.
+
+    `table` has columns label, target, epochs, accuracy, std (one row per label and target).
+    """
+    fig, ((ax,),) = _grid(1, 1, panel=(6.0, 4.0))
+    for r in table[table["target"] == target].itertuples():
+        ax.errorbar(r.epochs, r.accuracy, yerr=0 if pd.isna(r.std) else r.std, fmt="o")
+        ax.annotate(
+            r.label, (r.epochs, r.accuracy), fontsize=7, xytext=(3, 3), textcoords="offset points"
+        )
+    ax.set(
+        xscale="log",
+        xlabel="training epochs spent (incl. IMP's rounds)",
+        ylabel="test accuracy",
+        title=f"accuracy against compute at density {target:g}",
+    )
+    ax.grid(True, alpha=0.3)
     return _save(fig, path)

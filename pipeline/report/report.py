@@ -12,15 +12,9 @@ import pandas as pd
 from pipeline.store import features_frame
 from pipeline.store.schema import FEATURES, NETWORK_LAYER
 
-from . import plots
-from .tables import accuracy_table, deepest_common_level, level_rows, markdown, network_values
-
-DEFAULT_FEATURES = (
-    "effective_density",
-    "sign_agreement_survivors",
-    "input_locality_spread",
-    "fan_in_gini",
-)
+from . import DEFAULT_FEATURES, plots
+from .markdown import Table, markdown, number
+from .tables import accuracy_table, deepest_common_level, level_rows, network_values
 
 
 def _features(store: str | os.PathLike, chosen: Sequence[str] | None) -> list[str]:
@@ -73,9 +67,33 @@ def write_report(
     if names:
         written.append(plots.feature_boxes(values, names, out / "features.png"))
 
+    from pipeline.io import atomic_write  # here, not at the top: pipeline.io imports torch
+
     summary = out / "summary.md"
-    summary.write_text(_summary(store, table, written, levels, names, deepest))
+    text = _summary(store, table, written, levels, names, deepest)
+    atomic_write(summary, lambda handle: handle.write(text), binary=False)
     return [*written, summary]
+
+
+def accuracy_tables(table: pd.DataFrame) -> list[Table]:
+    """The accuracy table (`tables.accuracy_table`), one Markdown table per experiment."""
+    columns = ["method", "level", "density", "accuracy", "std", "min", "max", "seeds"]
+    return [
+        Table(
+            columns,
+            [
+                [
+                    r.label,
+                    str(r.level),
+                    *(number(v, 4) for v in (r.density, r.accuracy, r.std, r.min, r.max)),
+                    str(r.seeds),
+                ]
+                for r in rows.itertuples(index=False)
+            ],
+            title=experiment,
+        )
+        for experiment, rows in table.groupby("experiment", sort=True)
+    ]
 
 
 def _summary(
@@ -100,7 +118,7 @@ def _summary(
         "Test accuracy at the end of each level against density: mean over seeds, "
         "sample std, min and max.",
         "",
-        markdown(table),
+        *(markdown(t, heading=2) for t in accuracy_tables(table)),
         "## Figures",
         "",
     ]

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 
-import numpy as np
 import pandas as pd
 
 from pipeline.labels import method_label
@@ -54,23 +53,3 @@ def network_values(store: str | os.PathLike, names: list[str]) -> pd.DataFrame:
     network = feats[feats["layer"] == NETWORK_LAYER].set_index(key)[names]
     layers = feats[feats["layer"] != NETWORK_LAYER].groupby(key)[names].mean()
     return network.combine_first(layers).reset_index()
-
-
-def markdown(table: pd.DataFrame) -> str:
-    """The accuracy table as one Markdown table per experiment."""
-    parts = []
-    for experiment, rows in table.groupby("experiment", sort=True):
-        parts += [
-            f"## {experiment}",
-            "",
-            "| method | level | density | accuracy | std | min | max | seeds |",
-            "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
-        ]
-        for r in rows.itertuples(index=False):
-            std = "-" if np.isnan(r.std) else f"{r.std:.4f}"
-            parts.append(
-                f"| {r.label} | {r.level} | {r.density:.4f} | {r.accuracy:.4f} | "
-                f"{std} | {r.min:.4f} | {r.max:.4f} | {r.seeds} |"
-            )
-        parts.append("")
-    return "\n".join(parts)

@@ -1,0 +1,134 @@
+"""The study report's text: hand-computed cases, and the committed studies' README files
+regenerated line for line from their committed levels.csv (the effect sizes, which need
+the store, are read back from the README)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from pipeline.study.analysis import summary
+from pipeline.study.plan import StudyPlan
+from pipeline.study.report import (
+    TOP_FEATURES,
+    accuracy_table,
+    effects_table,
+    prior_table,
+    study_markdown,
+)
+
+RESULTS = Path(__file__).resolve().parents[1] / "results"
+STUDIES = {
+    "mnist1d_mlp": (["model=mnist1d_mlp", "data=mnist1d"], 3, True),
+    "fashion_lenet": (
+        ["model=lenet_300_100", "data=fashion_mnist", "train.duration=5ep"],
+        2,
+        False,
+    ),
+}
+
+
+def _levels(accuracies: dict[str, list[float]], target: float = 0.5) -> pd.DataFrame:
+    """`analysis.level_table`'s columns, one row per (label, seed)."""
+    return pd.DataFrame(
+        [
+            {
+                "run_id": f"{label}-{seed}",
+                "label": label,
+                "seed": seed,
+                "level": 3,
+                "target": target,
+                "density": 0.512,
+                "accuracy": accuracy,
+                "epochs": 100.0,
+                "seconds": 1.0,
+            }
+            for label, values in accuracies.items()
+            for seed, accuracy in enumerate(values)
+        ]
+    )
+
+
+def test_accuracy_and_prior_tables_hold_the_seed_means_computed_by_hand():
+    table = summary(
+        _levels(
+            {
+                "imp": [0.8, 0.9],
+                "imp+shuffle": [0.6, 0.6],
+                "prior": [0.7, 0.8],
+                "snip": [0.65, 0.75],
+                "erk": [0.5],
+            }
+        )
+    )
+    acc = accuracy_table(table, [1.0, 0.5])
+    assert acc.columns == ["method", "1", "0.5"]
+    # controls sort beside their method; std of 0.8 and 0.9 is 0.1 / sqrt(2); one seed: "-"
+    assert acc.rows == [
+        ["erk", "-", "0.500 ± -"],
+        ["imp", "-", "0.850 ± 0.071"],
+        ["imp+shuffle", "-", "0.600 ± 0.000"],
+        ["prior", "-", "0.750 ± 0.071"],
+        ["snip", "-", "0.700 ± 0.071"],
+    ]
+    prior = prior_table(table, (0.5, 0.2))  # nothing at 0.2: no row
+    assert prior.rows == [
+        ["0.5", "0.750 ± 0.071", "0.850 ± 0.071", "snip 0.700 ± 0.071", "-0.100", "+0.050"]
+    ]
+    # prior closes (0.75 - 0.6) / (0.85 - 0.6) = 0.6 of the shuffled control's gap
+    plan = StudyPlan("t", ["model=mnist1d_mlp"], Path("unused"), densities=(0.5,))
+    text = study_markdown(plan, "m/d", table, pd.DataFrame({0.5: [1.0]}, index=["f"]), False)
+    assert "| density | 0.5 |\n|---|---:|\n| gap closed | 0.60 |\n" in text
+    assert "- for reference, imp vs imp+shuffle: 0.5: 0.850 vs 0.600 (+0.250)" in text
+    assert "prior_ablations.png" not in text and "oneshot" not in text
+
+
+def test_effects_table_keeps_the_features_with_the_largest_mean_absolute_d():
+    d = {f"f{i}": [float(i), -float(i)] for i in range(TOP_FEATURES + 1)}  # mean |d| = i
+    d["gone"] = [np.nan, np.nan]
+    effects = pd.DataFrame(d, index=[0.05, 0.5]).T
+    table = effects_table(effects)
+    assert table.columns == ["feature", "0.05", "0.5"]
+    assert [row[0] for row in table.rows] == [f"f{i}" for i in range(TOP_FEATURES, 0, -1)]
+    assert table.rows[0] == ["f12", "12.00", "-12.00"]
+
+
+def _effects(readme: list[str]) -> pd.DataFrame:
+    """The README's last table (Cohen's d, features x targets) as a frame."""
+    start = max(i for i, line in enumerate(readme) if line.startswith("| feature |"))
+    header = [c.strip() for c in readme[start].strip("|").split("|")]
+    rows = [
+        [c.strip() for c in line.strip("|").split("|")]
+        for line in readme[start + 2 :]
+        if line.startswith("|")
+    ]
+    return pd.DataFrame(
+        [[float(c) for c in row[1:]] for row in rows],
+        index=[row[0] for row in rows],
+        columns=[float(t) for t in header[1:]],
+    )
+
+
+@pytest.mark.parametrize("name", sorted(STUDIES))
+def test_committed_study_readme_regenerates_from_its_levels(name):
+    folder = RESULTS / name
+    readme = (folder / "README.md").read_text()
+    lines = readme.splitlines()
+    overrides, seeds, ablate = STUDIES[name]
+    plan = StudyPlan(
+        name,
+        overrides,
+        Path("unused"),
+        seeds=seeds,
+        prior_seeds=seeds,
+        ablate=ablate,
+        command=lines[lines.index("```") + 1],
+    )
+    table = summary(pd.read_csv(folder / "levels.csv"))
+    experiment = lines[0].split(": ", 1)[1]
+    text = study_markdown(plan, experiment, table, _effects(lines), ablate)
+    assert text.splitlines() == lines
+    assert text == readme
