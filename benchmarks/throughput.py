@@ -28,6 +28,7 @@ from pipeline.data import load_dataset
 from pipeline.data.batches import iterations_per_epoch
 from pipeline.launch.sizing import resolve_device
 from pipeline.models import build_plain, initial_state
+from pipeline.steps import Schedule
 from pipeline.train.schedule import learning_rate
 from pipeline.train.trainer import CohortTrainer, LevelPlan, Member, evaluate
 
@@ -84,7 +85,9 @@ def plain_loop(name, data, train, iterations, device) -> float:
 def cohort_loop(name, data, train, iterations, members, device) -> float:
     """Training seconds of the pipeline's loop (its two test-set evaluations subtracted)."""
     ipe = iterations_per_epoch(len(data.y_train), train.batch_size)
-    plan = LevelPlan(name, train, 0, 0, iterations, learning_rate(train, ipe))
+    plan = LevelPlan(
+        name, train, 0, 0, iterations, learning_rate(train, Schedule.resolve(train, ipe))
+    )
     start = [
         Member(s, initial_state(name, data.input_shape, data.num_classes, s))
         for s in range(members)

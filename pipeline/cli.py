@@ -25,7 +25,7 @@ def _cohort_sizer(cfg) -> int:
 
 def cmd_sweep(args: argparse.Namespace) -> int:
     from pipeline.compose import expand
-    from pipeline.launch.backends import LAUNCHERS
+    from pipeline.launch.backends import make_launcher
     from pipeline.launch.manifest import build_manifest
     from pipeline.paths import Layout
     from pipeline.results import report
@@ -43,7 +43,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     )
     if args.dry_run:
         return 0
-    launcher = LAUNCHERS[launcher_cfg.name]()
+    launcher = make_launcher(launcher_cfg.name)
     launcher.launch(manifest, paths, list(range(len(manifest.cohorts))), launcher_cfg)
     if launcher.blocking:
         paths.table.write_text(report(manifest, Console()))

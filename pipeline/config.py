@@ -1,74 +1,117 @@
-"""Typed config schemas: one definition gives Hydra's schema, validation and the run hash.
+"""Typed config schemas: one definition gives Hydra's schema, validation, the run hash and
+`lth config`'s help (each field's `help` metadata).
 
 The scientific part of a config (model, data, training recipe, pruning method and
 seed) identifies a run; bookkeeping (how many levels to run, where to write, how
-to launch) does not. See `pipeline.identity`.
+to launch) does not. See `pipeline.identity`. A pruning method's own options are
+declared by its spec (`pipeline/methods/`) and added to `PruneConfig` here.
 """
 
 from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
+from typing import Any
 
-from hydra.core.config_store import ConfigStore
+from pipeline.methods import METHODS, method_options
+
+
+def setting(default: Any = dataclasses.MISSING, help: str = "", *, factory=None) -> Any:
+    """A config field with its help text (shown by `lth config`)."""
+    if factory is not None:
+        return field(default_factory=factory, metadata={"help": help})
+    return field(default=default, metadata={"help": help})
 
 
 @dataclass
 class ModelConfig:
-    name: str = "mnist1d_mlp"
+    name: str = setting("mnist1d_mlp", "the architecture (conf/model/ sets its recipe too)")
 
 
 @dataclass
 class DataConfig:
-    name: str = "mnist1d"
-    root: str | None = None  # directory of a file-based dataset (bookkeeping: not hashed)
-    augment: bool = False  # random crop (padding 4) and horizontal flip, on the device
+    name: str = setting("mnist1d", "the dataset (conf/data/)")
+    root: str | None = setting(
+        None,
+        "directory of a file-based dataset (bookkeeping: its content, not its path, "
+        "identifies the data)",
+    )
+    augment: bool = setting(False, "random crop (padding 4) and horizontal flip, on the device")
 
 
 @dataclass
 class TrainConfig:
-    optimizer: str = "sgd"
-    lr: float = 0.1
-    momentum: float = 0.0
-    weight_decay: float = 0.0
-    nesterov: bool = False
-    batch_size: int = 128
-    duration: str = "40ep"
-    milestones: list[str] = field(default_factory=list)  # steps where lr *= gamma
-    gamma: float = 0.1
-    warmup: str = "0it"  # linear warm-up length
-    eval_every: str = "1ep"
-    precision: str = "fp32"  # fp32 | bf16 (autocast; weights, grads and optimizer stay fp32)
-    drop_last: bool = False  # drop the last partial batch: static shapes for CUDA graphs
-
-
-# What `prior` can copy from the tickets (docs/PRIOR.md); all by default.
-PRIOR_COMPONENTS = ("profile", "degrees", "locality", "magnitude", "sign", "connect")
+    optimizer: str = setting("sgd", "sgd | adam")
+    lr: float = setting(0.1, "peak learning rate")
+    momentum: float = setting(0.0, "SGD momentum")
+    weight_decay: float = setting(0.0, "L2 weight decay")
+    nesterov: bool = setting(False, "Nesterov momentum (SGD)")
+    batch_size: int = setting(128, "examples per step")
+    duration: str = setting("40ep", "training length of one level ('40ep', '5000it', '2ep100it')")
+    milestones: list[str] = setting(help="steps where lr *= gamma", factory=list)
+    gamma: float = setting(0.1, "learning-rate factor at each milestone")
+    warmup: str = setting("0it", "linear warm-up length")
+    eval_every: str = setting("1ep", "test-set evaluation interval")
+    precision: str = setting(
+        "fp32", "fp32 | bf16 (autocast; weights, grads and optimizer state stay fp32)"
+    )
+    drop_last: bool = setting(False, "drop the last partial batch (static shapes for CUDA graphs)")
 
 
 @dataclass
-class PruneConfig:
-    method: str = "imp"
-    scope: str = "global"  # global | layerwise magnitude ranking
-    fraction: float = 0.2  # fraction of the remaining weights removed per level
-    output_scale: float = 1.0  # the output layer is pruned at fraction * output_scale
-    densities: list[float] | None = None  # an explicit density ladder instead of `fraction`
-    # the output layer's density at each rung of `densities` (default: pruned at
-    # output_scale times each step's fraction); lets a ladder match another's rungs exactly
-    output_densities: list[float] | None = None
-    rewind: str = "0it"  # weights (and schedule position) to rewind to
-    retrain: str = "rewind"  # rewind | lr_rewind | finetune
-    control: str = "none"  # none | reinit | shuffle
-    levels: int | None = None  # bookkeeping: how far down the ladder to go (not hashed)
-    # bookkeeping: the only levels a control trains (a control's level needs only its
-    # ticket's mask at that level, so a study that reads a few levels skips the rest)
-    train_levels: list[int] | None = None
-    prior_store: str | None = None  # the feature store the `prior` method learns tickets from
-    # what `prior` copies from the tickets; drop one to ablate it (see docs/PRIOR.md)
-    prior_components: list[str] = field(default_factory=lambda: list(PRIOR_COMPONENTS))
-    transfer_store: str | None = None  # the feature store whose ticket `transfer` trains
-    transfer_dataset: str | None = None  # the ticket's training data (default: the run's)
-    transfer_seed: int | None = None  # the ticket's seed (default: the run's)
+class PruneCommon:
+    """The pruning keys every method shares; `PruneConfig` adds each method's options."""
+
+    method: str = setting("imp", "the pruning method (`lth config prune.method` lists them)")
+    scope: str = setting("global", "global | layerwise magnitude ranking (imp, oneshot)")
+    fraction: float = setting(0.2, "fraction of the remaining weights removed per level")
+    output_scale: float = setting(1.0, "the output layer is pruned at fraction * output_scale")
+    densities: list[float] | None = setting(
+        None, "an explicit density ladder (one density per level) instead of `fraction`"
+    )
+    output_densities: list[float] | None = setting(
+        None,
+        "the output layer's density at each rung of `densities` (default: pruned at "
+        "output_scale times each step's fraction); lets a ladder match another's exactly",
+    )
+    rewind: str = setting("0it", "the weights (and schedule position) pruned levels restart from")
+    retrain: str = setting(
+        "rewind",
+        "rewind | lr_rewind (previous level's weights, schedule replayed from "
+        "`rewind`) | finetune (the same at the final learning rate)",
+    )
+    control: str = setting(
+        "none",
+        "none | reinit (the ticket's mask, fresh init) | shuffle (the ticket's mask "
+        "permuted within layers)",
+    )
+    levels: int | None = setting(
+        None, "bookkeeping: how far down the ladder to go (default: the ladder's length or 10)"
+    )
+    train_levels: list[int] | None = setting(
+        None,
+        "bookkeeping: the only levels a control trains (a control's level needs only its "
+        "ticket's mask at that level)",
+    )
+
+
+def _prune_config() -> type:
+    """PruneCommon plus every method's options, as one flat dataclass (`prune.<option>`)."""
+    extra = [
+        (o.name, o.type, setting(help=o.help, factory=o.default_value))
+        for o in method_options().values()
+    ]
+    clash = {name for name, _, _ in extra} & {f.name for f in dataclasses.fields(PruneCommon)}
+    if clash:
+        raise TypeError(f"method options {sorted(clash)} clash with shared prune keys")
+    return dataclasses.make_dataclass("PruneConfig", extra, bases=(PruneCommon,))
+
+
+PruneConfig = _prune_config()
+PruneConfig.__module__ = __name__
+PruneConfig.__doc__ = (
+    "The pruning keys: the shared ones, then each method's own options (declared in its spec)."
+)
 
 
 @dataclass
@@ -76,70 +119,81 @@ class LauncherConfig:
     """How cohorts run. The cluster fields (slurm, pbs) are set by the site presets in
     conf/launcher/; see docs/CLUSTERS.md. None of this enters a run's hash."""
 
-    name: str = "local"
-    cohort_size: int = 0  # runs trained together as one network; 0 picks automatically
-    device: str = "auto"  # auto | cpu | cuda | cuda:N
-    threads: int = 0  # torch CPU threads per process; 0 leaves torch's default
-    workers: int = 0  # local processes; 0: one per visible GPU, or one on the CPU
-    optimizer_impl: str = "auto"  # auto | loop | foreach | fused: same math, other kernels
-    channels_last: bool = False  # NHWC convolutions (faster on tensor cores; same math)
-    compile: bool = False  # torch.compile the cohort's training step (CUDA graphs on a GPU)
+    name: str = setting("local", "local | slurm | pbs (site presets in conf/launcher/)")
+    cohort_size: int = setting(0, "runs trained together as one network; 0 picks automatically")
+    device: str = setting("auto", "auto | cpu | cuda | cuda:N")
+    threads: int = setting(0, "torch CPU threads per process; 0 leaves torch's default")
+    workers: int = setting(0, "local processes; 0: one per visible GPU, or one on the CPU")
+    optimizer_impl: str = setting(
+        "auto", "auto | loop | foreach | fused: the same math, other kernels"
+    )
+    channels_last: bool = setting(False, "NHWC convolutions (faster on tensor cores; same math)")
+    compile: bool = setting(
+        False, "torch.compile the cohort's training step (CUDA graphs on a GPU)"
+    )
     # -- one array task per cohort on a cluster ---------------------------------------
-    account: str | None = None  # Slurm --account / PBS -A (the allocation charged)
-    require_account: bool = False  # the site rejects jobs without one: fail at validation
-    queue: str | None = None  # Slurm partition / PBS queue
-    qos: str | None = None  # Slurm --qos
-    gpus_per_node: int = 0  # GPUs each array task asks for
-    gpu_memory_gb: float = 0.0  # memory of one task's GPU, to size cohorts from a login node
-    # without one (0: measure the local GPU, if any)
-    cpus_per_task: int = 1  # CPU cores each array task asks for
-    mem_gb: float = 0  # memory each array task asks for; 0 leaves the site's default
-    walltime: str = "01:00:00"  # [[D-]HH:]MM:SS per array task
-    array_parallelism: int = 0  # most array tasks running at once (the % throttle); 0: all
-    modules: list[str] = field(default_factory=list)  # `module load` each, before the task
-    setup: list[str] = field(default_factory=list)  # shell lines run before the task, verbatim
-    workdir: str | None = None  # the jobs' working directory (e.g. $WORKDIR on DoD systems)
-    signal_margin: int = 120  # seconds before walltime at which a task checkpoints and stops
-    max_timeouts: int = 3  # Slurm: requeues after timeouts before a task gives up
-    stale_after: int = 900  # seconds without a status.json update before a run is not live
-    status_every: float = 5.0  # least seconds between a cohort's status.json updates
+    account: str | None = setting(None, "Slurm --account / PBS -A (the allocation charged)")
+    require_account: bool = setting(
+        False, "the site rejects jobs without an account: fail at validation"
+    )
+    queue: str | None = setting(None, "Slurm partition / PBS queue")
+    qos: str | None = setting(None, "Slurm --qos")
+    gpus_per_node: int = setting(0, "GPUs each array task asks for")
+    gpu_memory_gb: float = setting(
+        0.0,
+        "memory of one task's GPU, to size cohorts from a login node without one "
+        "(0: measure the local GPU, if any)",
+    )
+    cpus_per_task: int = setting(1, "CPU cores each array task asks for")
+    mem_gb: float = setting(0, "memory each array task asks for; 0 leaves the site's default")
+    walltime: str = setting("01:00:00", "[[D-]HH:]MM:SS per array task")
+    array_parallelism: int = setting(0, "most array tasks running at once (the % throttle); 0: all")
+    modules: list[str] = setting(help="`module load` each, before the task", factory=list)
+    setup: list[str] = setting(help="shell lines run before the task, verbatim", factory=list)
+    workdir: str | None = setting(None, "the jobs' working directory (e.g. $WORKDIR)")
+    signal_margin: int = setting(
+        120, "seconds before walltime at which a task checkpoints and stops"
+    )
+    max_timeouts: int = setting(3, "Slurm: requeues after timeouts before a task gives up")
+    stale_after: int = setting(
+        900, "seconds without a status.json update before a run counts as not live"
+    )
+    status_every: float = setting(5.0, "least seconds between a cohort's status.json updates")
     # -- the reducer job, run after each array -----------------------------------------
-    reduce: bool = True  # submit `lth reduce` after every array
-    reduce_ranks: int = 4  # MPI ranks of the reducer
-    reduce_walltime: str = "01:00:00"
-    # the MPI launcher, run inside the reducer's allocation (which holds reduce_ranks slots)
-    reduce_mpiexec: list[str] = field(default_factory=lambda: ["mpiexec"])
+    reduce: bool = setting(True, "submit `lth reduce` after every array")
+    reduce_ranks: int = setting(4, "MPI ranks of the reducer")
+    reduce_walltime: str = setting("01:00:00", "walltime of the reducer job")
+    reduce_mpiexec: list[str] = setting(
+        help="the MPI launcher, run inside the reducer's allocation (reduce_ranks slots)",
+        factory=lambda: ["mpiexec"],
+    )
 
 
 @dataclass
 class SweepConfig:
-    name: str = "default"
+    name: str = setting("default", "the sweep's folder under OUT/sweeps/")
 
 
 @dataclass
 class Config:
-    model: ModelConfig = field(default_factory=ModelConfig)
-    data: DataConfig = field(default_factory=DataConfig)
-    train: TrainConfig = field(default_factory=TrainConfig)
-    prune: PruneConfig = field(default_factory=PruneConfig)
-    seed: int = 0
-    launcher: LauncherConfig = field(default_factory=LauncherConfig)
-    sweep: SweepConfig = field(default_factory=SweepConfig)
-    out: str = "lth_out"  # root of runs/ and sweeps/
-    checkpoint_every: str = "1ep"  # mid-level checkpoint interval
-    progress: bool = True
+    model: ModelConfig = setting(factory=ModelConfig)
+    data: DataConfig = setting(factory=DataConfig)
+    train: TrainConfig = setting(factory=TrainConfig)
+    prune: PruneConfig = setting(factory=PruneConfig)
+    seed: int = setting(0, "the run's seed: initialization, data order and mask draws")
+    launcher: LauncherConfig = setting(factory=LauncherConfig)
+    sweep: SweepConfig = setting(factory=SweepConfig)
+    out: str = setting("lth_out", "root of runs/ and sweeps/")
+    checkpoint_every: str = setting("1ep", "mid-level checkpoint interval")
 
 
 DEFAULT_LEVELS = 10
 
-# Options read by one pruning method only: they are left out of other methods' run ids,
-# so a new option (or a new default) of one method never renames the runs of the others.
-METHOD_OPTIONS = {
-    ("prune", "prior_store"): "prior",
-    ("prune", "prior_components"): "prior",
-    ("prune", "transfer_store"): "transfer",
-    ("prune", "transfer_dataset"): "transfer",
-    ("prune", "transfer_seed"): "transfer",
+# Options of one pruning method enter only that method's run ids, so a new option (or a
+# new default) of one method never renames the runs of the others.
+METHOD_OPTIONS: dict[tuple[str, str], frozenset[str]] = {
+    ("prune", name): frozenset(m for m, spec in METHODS.items() if name in spec.option_names)
+    for name in method_options()
 }
 
 # Fields that describe how a run is executed, not what it computes.
@@ -151,29 +205,36 @@ BOOKKEEPING = {
     ("sweep",),
     ("out",),
     ("checkpoint_every",),
-    ("progress",),
 }
 
+# Keys that earlier versions wrote and this one no longer reads (bookkeeping only).
+RETIRED = {("progress",)}
 
-def config_from_dict(raw: dict, cls: type = Config):
+
+def config_from_dict(raw: dict, cls: type = Config, path: tuple[str, ...] = ()):
     """A typed config from a resolved mapping that this code wrote (a manifest row, a run's
     config.yaml): direct dataclass construction, ~100x faster than an OmegaConf merge.
     Missing keys take their defaults; unknown keys are an error."""
     default = cls()
     names = {f.name for f in dataclasses.fields(cls)}
-    unknown = set(raw) - names
+    unknown = {k for k in set(raw) - names if (*path, k) not in RETIRED}
     if unknown:
         raise ValueError(f"unknown config keys for {cls.__name__}: {sorted(unknown)}")
     values = {}
     for name, value in raw.items():
+        if name not in names:
+            continue
         current = getattr(default, name)
         values[name] = (
-            config_from_dict(value, type(current)) if dataclasses.is_dataclass(current) else value
+            config_from_dict(value, type(current), (*path, name))
+            if dataclasses.is_dataclass(current)
+            else value
         )
     return cls(**values)
 
 
 def register_schemas() -> None:
     """Make the dataclasses Hydra's schema for conf/config.yaml."""
-    store = ConfigStore.instance()
-    store.store(name="schema", node=Config)
+    from hydra.core.config_store import ConfigStore
+
+    ConfigStore.instance().store(name="schema", node=Config)

@@ -53,7 +53,9 @@ def _non_default(
 
 def scientific_dict(cfg: Config) -> dict[str, Any]:
     """The fields that define what a run computes, minus those equal to their defaults."""
-    ignored = frozenset(p for p, method in METHOD_OPTIONS.items() if cfg.prune.method != method)
+    ignored = frozenset(
+        p for p, methods in METHOD_OPTIONS.items() if cfg.prune.method not in methods
+    )
     return _non_default(cfg, Config(), (), ignored) or {}
 
 

@@ -1,24 +1,25 @@
 """Checks of a composed config, so bad input fails before any job is submitted.
 
-Each failure names the key: `prune.densities[2]: density 1.5 is outside (0, 1]`.
+Each failure names the key: `prune.densities[2]: density 1.5 is outside (0, 1]`. What a
+pruning method accepts is read from its spec (`pipeline/methods/`); this module names no
+method.
 """
 
 from __future__ import annotations
 
-from pipeline.config import Config, LauncherConfig
+from pipeline.config import Config
 from pipeline.data import DATASETS, dataset_spec
 from pipeline.data.batches import iterations_per_epoch
 from pipeline.errors import ConfigError, DataError, ModelError
+from pipeline.launch.checks import check_launcher
+from pipeline.methods import METHODS
+from pipeline.methods.spec import RETRAIN_MODES, SCOPES
 from pipeline.models import model_spec
-from pipeline.prune import CONTROLS, METHODS
+from pipeline.prune.controls import CONTROLS
 from pipeline.prune.ladder import level_count
-from pipeline.steps import parse_step
+from pipeline.steps import Schedule, Step
 from pipeline.train.optimizers import IMPLEMENTATIONS, OPTIMIZERS
 from pipeline.train.trainer import PRECISIONS
-
-SCOPES = ("global", "layerwise")
-RETRAIN = ("rewind", "lr_rewind", "finetune")
-MAGNITUDE_METHODS = ("imp", "oneshot")
 
 
 def _choice(key: str, value: str, known) -> None:
@@ -26,17 +27,21 @@ def _choice(key: str, value: str, known) -> None:
         raise ConfigError(key, f"unknown value {value!r}; known: {', '.join(sorted(known))}")
 
 
-def _step(key: str, text: str, ipe: int) -> int:
-    try:
-        return parse_step(text, ipe)
-    except ValueError as error:
-        raise ConfigError(key, str(error)) from None
-
-
-def _launchers() -> dict:
-    from pipeline.launch.backends import LAUNCHERS
-
-    return LAUNCHERS
+def _steps(cfg: Config) -> None:
+    """Every step string readable, each error naming its key."""
+    texts = {
+        "train.duration": cfg.train.duration,
+        "train.warmup": cfg.train.warmup,
+        "train.eval_every": cfg.train.eval_every,
+        "prune.rewind": cfg.prune.rewind,
+        "checkpoint_every": cfg.checkpoint_every,
+        **{f"train.milestones[{i}]": m for i, m in enumerate(cfg.train.milestones)},
+    }
+    for key, text in texts.items():
+        try:
+            Step.parse(text)
+        except ValueError as error:
+            raise ConfigError(key, str(error)) from None
 
 
 def validate(cfg: Config) -> None:
@@ -55,86 +60,30 @@ def validate(cfg: Config) -> None:
         raise ConfigError("model.name", f"{model.name} needs [C, *spatial] inputs")
     if cfg.data.augment and len(data.input_shape) != 3:
         raise ConfigError("data.augment", "crop-and-flip augmentation needs 2-D images")
-    ipe = iterations_per_epoch(data.train_size, max(cfg.train.batch_size, 1), cfg.train.drop_last)
-    _check_train(cfg, ipe)
-    _check_prune(cfg, ipe)
+    _check_train(cfg, data.train_size)
+    _steps(cfg)
+    ipe = iterations_per_epoch(data.train_size, cfg.train.batch_size, cfg.train.drop_last)
+    schedule = Schedule.resolve(cfg.train, ipe, cfg.prune.rewind, cfg.checkpoint_every)
+    if schedule.total < 1:
+        raise ConfigError("train.duration", "training must last at least one iteration")
+    _check_prune(cfg, schedule)
     check_launcher(cfg.launcher)
 
 
-def check_launcher(launcher: LauncherConfig) -> None:
-    """The launcher's settings, checked before anything is submitted."""
-    from pipeline.launch.jobspec import walltime_seconds
-
-    _choice("launcher.name", launcher.name, _launchers())
-    if launcher.require_account and not launcher.account:
-        raise ConfigError(
-            "launcher.account",
-            "this site charges every job to an allocation: "
-            "export LTH_ACCOUNT=<project id> (the site presets read it) or pass "
-            "launcher.account=<project id>",
-        )
-    for key in (
-        "cohort_size",
-        "gpus_per_node",
-        "array_parallelism",
-        "mem_gb",
-        "max_timeouts",
-        "threads",
-        "workers",
-        "gpu_memory_gb",
-        "status_every",
-    ):
-        if getattr(launcher, key) < 0:
-            raise ConfigError(f"launcher.{key}", f"{getattr(launcher, key)} must be >= 0")
-    for key in ("cpus_per_task", "reduce_ranks", "stale_after"):
-        if getattr(launcher, key) < 1:
-            raise ConfigError(f"launcher.{key}", f"{getattr(launcher, key)} must be >= 1")
-    seconds = {}
-    for key in ("walltime", "reduce_walltime"):
-        try:
-            seconds[key] = walltime_seconds(getattr(launcher, key))
-        except ValueError as error:
-            raise ConfigError(f"launcher.{key}", str(error)) from None
-    if not 0 <= launcher.signal_margin < seconds["walltime"]:
-        raise ConfigError(
-            "launcher.signal_margin",
-            f"{launcher.signal_margin} s must lie in [0, walltime = {seconds['walltime']} s)",
-        )
-
-
-def _check_train(cfg: Config, ipe: int) -> None:
+def _check_train(cfg: Config, train_size: int) -> None:
     train = cfg.train
     _choice("train.optimizer", train.optimizer, OPTIMIZERS)
     _choice("train.precision", train.precision, PRECISIONS)
     _choice("launcher.optimizer_impl", cfg.launcher.optimizer_impl, IMPLEMENTATIONS)
-    if cfg.train.drop_last and cfg.train.batch_size > dataset_spec(cfg.data.name).train_size:
-        raise ConfigError("train.drop_last", "the batch is larger than the training set")
     if train.lr <= 0:
         raise ConfigError("train.lr", f"learning rate {train.lr} must be > 0")
+    for key in ("momentum", "weight_decay"):
+        if getattr(train, key) < 0:
+            raise ConfigError(f"train.{key}", f"{getattr(train, key)} must be >= 0")
     if train.batch_size < 1:
         raise ConfigError("train.batch_size", "must be >= 1")
-    if _step("train.duration", train.duration, ipe) < 1:
-        raise ConfigError("train.duration", "training must last at least one iteration")
-    for index, milestone in enumerate(train.milestones):
-        _step(f"train.milestones[{index}]", milestone, ipe)
-    _step("train.warmup", train.warmup, ipe)
-    _step("train.eval_every", train.eval_every, ipe)
-    _step("checkpoint_every", cfg.checkpoint_every, ipe)
-
-
-def _check_prior(prune) -> None:
-    from pathlib import Path
-
-    from pipeline.prior import COMPONENTS
-
-    if not prune.prior_store or not Path(prune.prior_store).is_file():
-        raise ConfigError(
-            "prune.prior_store",
-            f"{prune.prior_store!r} is not a feature store "
-            "file; `prior` learns from one (make it with `lth reduce`)",
-        )
-    for index, name in enumerate(prune.prior_components):
-        _choice(f"prune.prior_components[{index}]", name, COMPONENTS)
+    if train.drop_last and train.batch_size > train_size:
+        raise ConfigError("train.drop_last", "the batch is larger than the training set")
 
 
 def _check_ladder(key: str, values: list[float]) -> None:
@@ -150,40 +99,7 @@ def _check_ladder(key: str, values: list[float]) -> None:
         previous = value
 
 
-def _check_transfer(cfg: Config) -> None:
-    from pathlib import Path
-
-    from pipeline.errors import PriorError
-    from pipeline.prior.transfer import ticket_run
-
-    prune = cfg.prune
-    if not prune.transfer_store or not Path(prune.transfer_store).is_file():
-        raise ConfigError(
-            "prune.transfer_store",
-            f"{prune.transfer_store!r} is not a feature "
-            "store file; `transfer` reads a ticket's masks from one",
-        )
-    if prune.transfer_dataset is not None:
-        _choice("prune.transfer_dataset", prune.transfer_dataset, DATASETS)
-    seed = cfg.seed if prune.transfer_seed is None else prune.transfer_seed
-    try:
-        ticket_run(
-            prune.transfer_store, cfg.model.name, prune.transfer_dataset or cfg.data.name, seed
-        )
-    except PriorError as error:
-        raise ConfigError("prune.transfer_store", str(error)) from None
-
-
-def _check_prune(cfg: Config, ipe: int) -> None:
-    prune = cfg.prune
-    _choice("prune.method", prune.method, METHODS)
-    _choice("prune.scope", prune.scope, SCOPES)
-    _choice("prune.retrain", prune.retrain, RETRAIN)
-    _choice("prune.control", prune.control, {"none", *CONTROLS})
-    if not 0 < prune.fraction < 1:
-        raise ConfigError("prune.fraction", f"{prune.fraction} is outside (0, 1)")
-    if prune.output_scale < 0 or prune.fraction * prune.output_scale > 1:
-        raise ConfigError("prune.output_scale", "fraction * output_scale must lie in [0, 1]")
+def _check_levels(prune) -> None:
     if prune.levels is not None and prune.levels < 0:
         raise ConfigError("prune.levels", f"{prune.levels} levels: must be >= 0")
     if prune.densities is not None:
@@ -210,22 +126,37 @@ def _check_prune(cfg: Config, ipe: int) -> None:
                 "prune.output_densities", "needs prune.densities, with one output density per rung"
             )
         _check_ladder("prune.output_densities", prune.output_densities)
-    total = parse_step(cfg.train.duration, ipe)
-    rewind = _step("prune.rewind", prune.rewind, ipe)
-    if rewind >= total:
+
+
+def _check_prune(cfg: Config, schedule: Schedule) -> None:
+    prune = cfg.prune
+    _choice("prune.method", prune.method, METHODS)
+    _choice("prune.scope", prune.scope, SCOPES)
+    _choice("prune.retrain", prune.retrain, RETRAIN_MODES)
+    _choice("prune.control", prune.control, {"none", *CONTROLS})
+    spec = METHODS[prune.method]
+    if not 0 < prune.fraction < 1:
+        raise ConfigError("prune.fraction", f"{prune.fraction} is outside (0, 1)")
+    if prune.output_scale < 0 or prune.fraction * prune.output_scale > 1:
+        raise ConfigError("prune.output_scale", "fraction * output_scale must lie in [0, 1]")
+    _check_levels(prune)
+    if schedule.rewind >= schedule.total:
         raise ConfigError(
             "prune.rewind",
-            f"rewind point {prune.rewind} ({rewind} iterations) "
-            f"is not before the end of training ({cfg.train.duration} = {total})",
+            f"rewind point {prune.rewind} ({schedule.rewind} iterations) is not before the end "
+            f"of training ({cfg.train.duration} = {schedule.total})",
         )
-    if prune.method == "prior":
-        _check_prior(prune)
-    if prune.method == "transfer":
-        _check_transfer(cfg)
-    if prune.scope != "global" and prune.method not in MAGNITUDE_METHODS:
+    if prune.scope != "global" and not spec.ranks_by_magnitude:
+        magnitude = ", ".join(sorted(m for m, s in METHODS.items() if s.ranks_by_magnitude))
         raise ConfigError(
             "prune.scope",
-            f"{prune.method} does not rank by magnitude; scope applies to imp and oneshot only",
+            f"{prune.method} does not rank by magnitude; scope applies to {magnitude} only",
+        )
+    if prune.retrain not in spec.retrain:
+        raise ConfigError(
+            "prune.retrain", f"{prune.method} supports retrain={' | '.join(spec.retrain)} only"
         )
     if prune.control == "reinit" and prune.retrain != "rewind":
         raise ConfigError("prune.control", "reinit needs prune.retrain=rewind")
+    if spec.check is not None:
+        spec.check(cfg)

@@ -9,6 +9,7 @@ from pipeline.data import load_dataset
 from pipeline.data.batches import EpochPlan
 from pipeline.models import MODELS, build_cohort, build_plain, initial_state, stack_states
 from pipeline.models.members import member_state, prunable_names
+from pipeline.steps import Schedule
 from pipeline.train.schedule import learning_rate
 from pipeline.train.trainer import CohortTrainer, LevelPlan, Member
 
@@ -22,7 +23,15 @@ def mnist1d():
 
 
 def _plan(train: TrainConfig, end: int, ipe: int = 40) -> LevelPlan:
-    return LevelPlan("mnist1d_mlp", train, 0, 0, end, learning_rate(train, ipe), eval_every=100)
+    return LevelPlan(
+        "mnist1d_mlp",
+        train,
+        0,
+        0,
+        end,
+        learning_rate(train, Schedule.resolve(train, ipe)),
+        eval_every=100,
+    )
 
 
 @pytest.mark.parametrize("name", sorted(MODELS))

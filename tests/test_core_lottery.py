@@ -8,10 +8,12 @@ import torch
 
 from pipeline.config import Config, PruneConfig, TrainConfig
 from pipeline.data import load_dataset
+from pipeline.driver import CohortDriver
 from pipeline.io import load_tensors
-from pipeline.lottery import CohortDriver, level_metrics, link_runs
 from pipeline.models import initial_state
 from pipeline.paths import Layout
+from pipeline.runs import level_metrics, link_runs
+from pipeline.steps import Schedule
 from pipeline.train.schedule import learning_rate
 from pipeline.train.trainer import CohortTrainer, LevelPlan, Member, Stopped
 
@@ -78,7 +80,9 @@ def test_imp_levels_prune_to_the_ladder_and_keep_pruned_weights_zero(tmp_path, d
 def test_rewind_point_holds_the_weights_at_that_iteration(tmp_path, data):
     (run,) = _drive(tmp_path, _configs(levels=1, rewind="1ep"), data)
     rewind = load_tensors(run.paths.rewind)
-    plan = LevelPlan("mnist1d_mlp", TRAIN, 0, 0, 40, learning_rate(TRAIN, 40))
+    plan = LevelPlan(
+        "mnist1d_mlp", TRAIN, 0, 0, 40, learning_rate(TRAIN, Schedule.resolve(TRAIN, 40))
+    )
     start = initial_state("mnist1d_mlp", (1, 40), 10, 0)
     (reference,) = CohortTrainer(plan, [Member(0, start)], data, CPU).run()
     for key, value in reference.state.items():
@@ -207,7 +211,7 @@ def test_a_method_without_the_dense_net_still_trains_level_0_for_lr_rewinding(tm
 
 
 def test_control_and_method_draws_do_not_repeat_across_seeds():
-    from pipeline.lottery import mask_generator
+    from pipeline.driver import mask_generator
 
     draws = {
         (seed, salt): torch.randperm(1000, generator=mask_generator(seed, 3, salt))

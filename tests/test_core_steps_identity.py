@@ -4,19 +4,38 @@ import pytest
 
 from pipeline.config import Config, LauncherConfig, ModelConfig, PruneConfig, TrainConfig
 from pipeline.identity import run_id, scientific_dict
-from pipeline.steps import parse_step
+from pipeline.steps import Schedule, Step
 
 
-def test_parse_step_forms():
-    assert parse_step("40ep", 469) == 40 * 469
-    assert parse_step("500it", 469) == 500
-    assert parse_step("2ep100it", 10) == 120
-    assert parse_step("0it", 10) == 0
-    assert parse_step(7, 10) == 7
-    assert parse_step("12", 10) == 12
-    for bad in ("ep", "1.5ep", "40 epochs", "-3it"):
+def test_step_forms_resolve_to_iterations():
+    assert Step.parse("40ep").to_iterations(469) == 40 * 469
+    assert Step.parse("500it").to_iterations(469) == 500
+    assert Step.parse("2ep100it").to_iterations(10) == 120
+    assert Step.parse("0it").to_iterations(10) == 0
+    assert Step.parse(7).to_iterations(10) == 7
+    assert Step.parse("12").to_iterations(10) == 12
+    for bad in ("ep", "1.5ep", "40 epochs", "-3it", -3):
         with pytest.raises(ValueError):
-            parse_step(bad, 10)
+            Step.parse(bad)
+
+
+def test_step_equality_ignores_spelling():
+    assert Step.parse("0ep") == Step.parse("0it") == Step.parse("0") == Step()
+    assert Step.parse("0ep").is_zero and not Step.parse("1it").is_zero
+    assert Step.parse("2ep0it") == Step.parse("2ep") and str(Step.parse("2ep0it")) == "2ep"
+    # an epoch's length depends on the data: 1ep and 100it are different points
+    assert Step.parse("1ep") != Step.parse("100it")
+    assert len({Step.parse(s) for s in ("0", "0ep", "0it", "0ep0it")}) == 1
+
+
+def test_schedule_resolves_every_point_once():
+    train = TrainConfig(
+        duration="3ep", warmup="5it", milestones=["2ep", "1ep10it"], eval_every="1ep"
+    )
+    schedule = Schedule.resolve(train, 20, rewind="1ep", checkpoint_every="7it")
+    assert (schedule.total, schedule.rewind, schedule.warmup) == (60, 20, 5)
+    assert schedule.milestones == (30, 40)  # sorted
+    assert (schedule.eval_every, schedule.checkpoint_every) == (20, 7)
 
 
 def test_default_config_has_empty_scientific_dict_and_pinned_id():

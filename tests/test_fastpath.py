@@ -8,6 +8,7 @@ from pipeline.data import load_dataset
 from pipeline.data.batches import iterations_per_epoch
 from pipeline.data.tensors import TensorDataset
 from pipeline.models import initial_state
+from pipeline.steps import Schedule
 from pipeline.train.schedule import learning_rate
 from pipeline.train.trainer import CohortTrainer, LevelPlan, Member
 
@@ -21,7 +22,16 @@ def mnist1d():
 
 def _train(data, model, train, end, members=2, **plan):
     ipe = iterations_per_epoch(len(data.y_train), train.batch_size, train.drop_last)
-    level = LevelPlan(model, train, 0, 0, end, learning_rate(train, ipe), eval_every=0, **plan)
+    level = LevelPlan(
+        model,
+        train,
+        0,
+        0,
+        end,
+        learning_rate(train, Schedule.resolve(train, ipe)),
+        eval_every=0,
+        **plan,
+    )
     start = [
         Member(s, initial_state(model, data.input_shape, data.num_classes, s))
         for s in range(members)

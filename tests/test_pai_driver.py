@@ -7,9 +7,10 @@ import torch
 
 from pipeline.config import Config, PruneConfig, TrainConfig
 from pipeline.data import load_dataset
+from pipeline.driver import CohortDriver
 from pipeline.io import load_tensors
-from pipeline.lottery import CohortDriver, level_metrics, link_runs
 from pipeline.paths import Layout
+from pipeline.runs import level_metrics, link_runs
 
 PAI = ["snip", "grasp", "synflow", "erk", "uniform", "su_ratios"]
 TRAIN = TrainConfig(optimizer="adam", lr=2e-3, batch_size=100, duration="2ep")

@@ -6,8 +6,9 @@ import torch
 
 from pipeline.config import PruneConfig
 from pipeline.data.tensors import TensorDataset
+from pipeline.methods import METHODS
 from pipeline.models import build_plain, initial_state, prunable_names
-from pipeline.prune import METHODS, PruneContext
+from pipeline.prune.context import PruneContext
 from pipeline.prune.ladder import Rung
 from pipeline.prune.pai import grasp, snip, synflow
 from pipeline.prune.pai.scoring import plain_model, target_count, training_batches

@@ -5,9 +5,11 @@ import pytest
 import torch
 
 from pipeline.config import PruneConfig
-from pipeline.prune import METHODS, PruneContext
+from pipeline.methods import METHODS
+from pipeline.prune.context import PruneContext
 from pipeline.prune.ladder import Rung
-from pipeline.prune.pai import PROFILES, proportional_densities, random_with_profile
+from pipeline.prune.pai.profile import proportional_densities, random_with_profile
+from pipeline.prune.pai.ratios import erk, su_ratios, uniform
 
 # a conv layer (2 filters, 1 channel, 3x3) and two linear layers, the last the output
 SMALL = {"conv.weight": (2, 1, 3, 3), "fc.weight": (4, 2), "out.weight": (2, 4)}
@@ -44,7 +46,7 @@ def test_erk_densities_by_hand():
     # raw = sum(shape) / prod(shape): conv (2+1+3+3)/18 = 0.5, fc (4+2)/8 = 0.75, out 0.75.
     # budget round(0.5 * 26) + round(0.25 * 8) = 15; eps = 15 / (0.5*18 + 0.75*8 + 0.75*8)
     # = 15/21: shares 6.43, 4.29, 4.29 -> floors 6, 4, 4 and the one left to conv (0.43).
-    densities = PROFILES["erk"](_ctx(SMALL, 0.5, 0.25))
+    densities = erk(_ctx(SMALL, 0.5, 0.25))
     assert _counts(densities, SMALL) == {"conv.weight": 7, "fc.weight": 4, "out.weight": 4}
     assert densities["conv.weight"] == pytest.approx(7 / 18)
 
@@ -52,7 +54,7 @@ def test_erk_densities_by_hand():
 def test_erk_caps_layers_at_one_and_gives_the_rest_to_the_others():
     # budget round(0.9 * 26) + 8 = 31; eps = 31/21 makes fc and out 0.75 * 1.48 > 1, so they
     # stay dense (16 weights) and conv takes the other 15 of its 18.
-    densities = PROFILES["erk"](_ctx(SMALL, 0.9, 1.0))
+    densities = erk(_ctx(SMALL, 0.9, 1.0))
     assert densities == {"conv.weight": pytest.approx(15 / 18), "fc.weight": 1.0, "out.weight": 1.0}
 
 
@@ -73,7 +75,7 @@ def test_proportional_densities_are_exact_and_capped():
 def test_uniform_gives_every_layer_the_same_density():
     # budget 15 of 34: shares 7.94, 3.53, 3.53 -> 7, 3, 3 plus two by largest remainder
     # (conv, then fc before out on the tie)
-    densities = PROFILES["uniform"](_ctx(SMALL, 0.5, 0.25))
+    densities = uniform(_ctx(SMALL, 0.5, 0.25))
     assert _counts(densities, SMALL) == {"conv.weight": 8, "fc.weight": 4, "out.weight": 3}
 
 
@@ -82,7 +84,7 @@ def test_su_smart_ratios_by_hand():
     # 12, 6; the output layer keeps round(0.3 * 10) = 3. Budget round(0.2 * 300) + 3 = 63, so
     # the hidden layers share 60: eps = 60 / 3800, shares 31.58, 18.95, 9.47 -> 31, 18, 9
     # and the two left to b (0.95) and a (0.58).
-    densities = PROFILES["su_ratios"](_ctx(DEEP, 0.2, 0.3))
+    densities = su_ratios(_ctx(DEEP, 0.2, 0.3))
     assert _counts(densities, DEEP) == {
         "a.weight": 32,
         "b.weight": 19,
@@ -90,9 +92,9 @@ def test_su_smart_ratios_by_hand():
         "out.weight": 3,
     }
     # the output stays at 30% whatever the ladder's output density
-    assert PROFILES["su_ratios"](_ctx(DEEP, 0.2, 0.9))["out.weight"] == pytest.approx(0.3)
+    assert su_ratios(_ctx(DEEP, 0.2, 0.9))["out.weight"] == pytest.approx(0.3)
     with pytest.raises(ValueError, match="does not fit"):
-        PROFILES["su_ratios"](_ctx(DEEP, 0.005, 0.0))
+        su_ratios(_ctx(DEEP, 0.005, 0.0))
 
 
 def test_random_with_profile_draws_exact_counts_reproducibly():

@@ -195,6 +195,6 @@ def test_study_targets_off_the_imp_ladder_fail_before_anything_runs(tmp_path, ca
 
 def test_prior_uses_every_component_by_default():
     from pipeline.config import PruneConfig
-    from pipeline.prior import COMPONENTS
+    from pipeline.prior.components import COMPONENTS
 
     assert tuple(PruneConfig().prior_components) == COMPONENTS

@@ -17,8 +17,9 @@ from pipeline.config import Config, config_from_dict
 from pipeline.errors import ManifestError
 from pipeline.identity import run_id
 from pipeline.io import load_json, save_json
-from pipeline.lottery import Run, link_runs
 from pipeline.paths import Layout, SweepPaths
+from pipeline.runs import Run, link_runs
+from pipeline.steps import canonical_step
 
 
 @dataclass
@@ -74,14 +75,19 @@ class Manifest:
 
 
 def cohort_key(cfg: Config) -> str:
-    """What members of one cohort must share: architecture, data, recipe, rewind point."""
+    """What members of one cohort must share: architecture, data, recipe, rewind point
+    (steps in their one spelling, so `0ep` and `0it` share a cohort)."""
+    train = asdict(cfg.train)
+    for key in ("duration", "warmup", "eval_every"):
+        train[key] = canonical_step(train[key])
+    train["milestones"] = [canonical_step(m) for m in train["milestones"]]
     shared = {
         "model": asdict(cfg.model),
         "data": asdict(cfg.data),
-        "train": asdict(cfg.train),
-        "rewind": cfg.prune.rewind,
+        "train": train,
+        "rewind": canonical_step(cfg.prune.rewind),
         "retrain": cfg.prune.retrain,
-        "checkpoint_every": cfg.checkpoint_every,
+        "checkpoint_every": canonical_step(cfg.checkpoint_every),
     }
     return json.dumps(shared, sort_keys=True)
 

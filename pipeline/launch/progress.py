@@ -6,8 +6,9 @@ import torch
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from pipeline.driver import Reporter
 from pipeline.labels import method_label
-from pipeline.lottery import Reporter, Run
+from pipeline.runs import Run
 
 
 class RichReporter(Reporter):

@@ -14,11 +14,11 @@ from rich.console import Console
 
 from pipeline.config import LauncherConfig
 from pipeline.errors import ConfigError
-from pipeline.launch.backends import LAUNCHERS
+from pipeline.launch.backends import make_launcher
+from pipeline.launch.checks import check_launcher
 from pipeline.launch.manifest import Manifest
 from pipeline.launch.status import FAILED, NEVER, ranges, sweep_state
 from pipeline.paths import SweepPaths
-from pipeline.validate import check_launcher
 
 
 def launcher_config(manifest: Manifest, overrides: list[str]) -> LauncherConfig:
@@ -61,7 +61,7 @@ def resume(paths: SweepPaths, overrides: list[str], console: Console) -> int:
         console.print(f"nothing to resume: {reason}")
         return 0
     console.print(f"resuming {len(todo)} of {len(manifest.cohorts)} cohorts: {ranges(todo)}")
-    launcher = LAUNCHERS[cfg.name]()
+    launcher = make_launcher(cfg.name)
     launcher.launch(manifest, paths, todo, cfg)
     if launcher.blocking:
         return 0 if sweep_state(paths).finished else 1

@@ -19,13 +19,14 @@ from pathlib import Path
 import torch
 
 from pipeline.data import load_dataset
+from pipeline.driver import CohortDriver
 from pipeline.io import load_json, save_json
 from pipeline.launch.manifest import Manifest
 from pipeline.launch.progress import RichReporter
 from pipeline.launch.signals import StopOnSignal
 from pipeline.launch.sizing import resolve_device
-from pipeline.lottery import CohortDriver, Run
 from pipeline.paths import SweepPaths
+from pipeline.runs import Run
 from pipeline.train.trainer import Stopped
 
 FINISHED, FAILED, STOPPED = 0, 1, 75  # 75: EX_TEMPFAIL, "try again later"

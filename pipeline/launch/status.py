@@ -21,12 +21,12 @@ from rich.console import Console
 from rich.table import Table
 
 from pipeline.io import load_json
-from pipeline.launch.backends import LAUNCHERS
+from pipeline.launch.backends import make_launcher
 from pipeline.launch.cluster import TaskState
 from pipeline.launch.manifest import Manifest
 from pipeline.launch.submissions import Submission, latest, load_submissions
-from pipeline.lottery import Run
 from pipeline.paths import SweepPaths
+from pipeline.runs import Run
 
 DONE, RUNNING, FAILED, NEVER = "done", "running", "failed", "never started"
 STYLE = {DONE: "green", RUNNING: "cyan", FAILED: "red", NEVER: "dim"}
@@ -73,7 +73,7 @@ def _queue_view(submissions: dict[int, Submission]) -> tuple[dict[str, TaskState
         by_backend.setdefault(submission.backend, []).append(submission.task_of(cohort))
     states, unreachable = {}, []
     for backend, tasks in by_backend.items():
-        answer = LAUNCHERS[backend]().queue(tasks)
+        answer = make_launcher(backend).queue(tasks)
         if answer is None:
             unreachable.append(backend)
         else:
@@ -133,7 +133,7 @@ def sweep_state(paths: SweepPaths) -> SweepState:
         submission = submissions.get(cohort)
         task = submission.task_of(cohort) if submission else None
         asked = submission is not None and submission.backend not in unreachable
-        log = LAUNCHERS[submission.backend]().log_path(cluster, task) if submission else None
+        log = make_launcher(submission.backend).log_path(cluster, task) if submission else None
         for run in manifest.cohort_runs(cohort):
             status = load_json(run.paths.status) if run.paths.status.is_file() else {}
             runs.append(_judge(run, cohort, status, task, queue.get(task), asked, log, stale_after))

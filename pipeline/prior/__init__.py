@@ -1,7 +1,3 @@
-"""Masks from a feature store: `prior` (built before training from what the store's
-tickets share) and `transfer` (one stored ticket's mask)."""
-
-from pipeline.prior import method, transfer  # noqa: F401  (register the pruning methods)
-from pipeline.prior.learn import COMPONENTS, LayerPrior, TicketPrior, learn_prior
-
-__all__ = ["COMPONENTS", "LayerPrior", "TicketPrior", "learn_prior"]
+"""Masks from a feature store: what the store's IMP tickets share (`learn`, `sample`,
+`connect`, drawn by `draw`) and single stored tickets (`tickets`). The pruning methods
+`prior` and `transfer` (in `pipeline/methods/`) use them."""

@@ -24,11 +24,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from pipeline.config import PRIOR_COMPONENTS
 from pipeline.errors import PriorError
 from pipeline.store import features_frame, levels_frame, read_masks, runs_frame
 
-COMPONENTS = PRIOR_COMPONENTS
 DECILE_COLUMNS = [f"keep_rel_abs_init_d{k}" for k in range(10)]
 
 

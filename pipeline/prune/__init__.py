@@ -1,10 +1,2 @@
-"""Masks, pruning methods and controls."""
-
-from pipeline.prune import pai  # noqa: F401
-from pipeline.prune.controls import CONTROLS
-from pipeline.prune.methods import METHODS, PruneContext
-
-__all__ = ["CONTROLS", "METHODS", "PruneContext"]
-
-# Methods defined outside this package register on import (after METHODS exists).
-from pipeline import prior  # noqa: E402, F401
+"""Masks, the density ladder, controls, and what pruning methods see (`PruneContext`).
+The methods themselves are in `pipeline/methods/`, one file each."""

@@ -12,9 +12,9 @@ from pipeline.config import PruneConfig
 from pipeline.data import dataset_spec
 from pipeline.data.batches import iterations_per_epoch
 from pipeline.labels import method_label
-from pipeline.lottery import Run, level_metrics
-from pipeline.prior import COMPONENTS
-from pipeline.report.tables import network_values
+from pipeline.prior.components import COMPONENTS
+from pipeline.report.tables import accuracy_table, network_values
+from pipeline.runs import Run, level_metrics
 
 # Levels whose training produced a run's level-L mask (besides level L's own training).
 MASK_COST: dict[str, Callable[[int], list[int]]] = {
@@ -32,7 +32,7 @@ def run_label(run: Run) -> str:
 
 
 def _mask_producers(run: Run, level: int) -> list[tuple[Run, int]]:
-    if run.control:
+    if run.is_control:
         return _mask_producers(run.source, level)
     rule = MASK_COST.get(run.cfg.prune.method)
     return [(run, lv) for lv in rule(level)] if rule else []
@@ -74,20 +74,9 @@ def level_table(
 
 
 def summary(levels: pd.DataFrame) -> pd.DataFrame:
-    return (
-        levels.groupby(["label", "target"])
-        .agg(
-            density=("density", "mean"),
-            accuracy=("accuracy", "mean"),
-            std=("accuracy", "std"),
-            min=("accuracy", "min"),
-            max=("accuracy", "max"),
-            seeds=("seed", "nunique"),
-            epochs=("epochs", "mean"),
-            seconds=("seconds", "mean"),
-        )
-        .reset_index()
-    )
+    """Per label and target density: the accuracy over seeds (as `lth report`'s table)
+    and the mean epochs and seconds spent."""
+    return accuracy_table(levels, ["label", "target"], "accuracy", ("epochs", "seconds"))
 
 
 def cohens_d(a: np.ndarray, b: np.ndarray) -> float:

@@ -24,7 +24,7 @@ from pipeline.compose import expand
 from pipeline.config import PruneConfig
 from pipeline.errors import ConfigError
 from pipeline.paths import Layout
-from pipeline.prior import COMPONENTS
+from pipeline.prior.components import COMPONENTS
 from pipeline.prune.ladder import Rung, ladder
 
 DENSITIES = (0.5, 0.2, 0.1, 0.05, 0.02)

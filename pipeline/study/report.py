@@ -30,7 +30,7 @@ def _targets(targets: list[float]) -> list[str]:
     return [f"{t:g}" for t in targets]
 
 
-def accuracy_table(table: pd.DataFrame, targets: list[float]) -> Table:
+def accuracy_by_density(table: pd.DataFrame, targets: list[float]) -> Table:
     """Per method (controls beside their method), mean ± std accuracy at each target."""
     rows = []
     for label in sorted(table.label.unique(), key=lambda s: (s.split("+")[0], s)):
@@ -43,7 +43,7 @@ def accuracy_table(table: pd.DataFrame, targets: list[float]) -> Table:
     return Table(["method", *_targets(targets)], rows)
 
 
-def compute_table(table: pd.DataFrame, targets: list[float]) -> Table:
+def compute_by_density(table: pd.DataFrame, targets: list[float]) -> Table:
     """Per method, epochs and seconds spent per run at each target."""
     rows = []
     for label in sorted(table.label.unique()):
@@ -55,7 +55,7 @@ def compute_table(table: pd.DataFrame, targets: list[float]) -> Table:
     return Table(["method", *(f"{t}: epochs / s" for t in _targets(targets))], rows)
 
 
-def effects_table(effects: pd.DataFrame) -> Table:
+def top_effects(effects: pd.DataFrame) -> Table:
     """The TOP_FEATURES features (rows of `effects`) with the largest mean |d| over targets."""
     ranked = (
         effects.assign(order=effects.abs().mean(axis=1))
@@ -67,7 +67,7 @@ def effects_table(effects: pd.DataFrame) -> Table:
     return Table(["feature", *_targets(list(ranked.columns))], rows)
 
 
-def gap_closed_table(closed: pd.Series) -> Table:
+def gap_closed_row(closed: pd.Series) -> Table:
     return Table(
         ["density", *_targets(list(closed.index))],
         [["gap closed", *(number(v, 2) for v in closed)]],
@@ -78,7 +78,7 @@ def _cell(at: pd.DataFrame, label: str) -> str:
     return f"{number(at.accuracy[label])} ± {number(at['std'][label])}"
 
 
-def prior_table(table: pd.DataFrame, targets: tuple[float, ...]) -> Table:
+def prior_against_baselines(table: pd.DataFrame, targets: tuple[float, ...]) -> Table:
     """Per density: prior, IMP, and the best pruning-at-init or ratio baseline."""
     rows = []
     for target in targets:
@@ -147,7 +147,7 @@ def study_markdown(
         "",
         "## Accuracy against density",
         "",
-        markdown(accuracy_table(table, [1.0, *plan.densities])),
+        markdown(accuracy_by_density(table, [1.0, *plan.densities])),
         "![accuracy](accuracy_vs_density.png)",
         "",
         *(["![prior ablations](prior_ablations.png)", ""] if ablations else []),
@@ -157,7 +157,7 @@ def study_markdown(
         "(controls are charged their ticket's rounds), and wall-clock seconds per run "
         "(a cohort's time divided by its size).",
         "",
-        markdown(compute_table(table, [1.0, *plan.densities])),
+        markdown(compute_by_density(table, [1.0, *plan.densities])),
         "![compute](compute.png)",
         "",
         "## Does `prior` close the gap?",
@@ -167,10 +167,10 @@ def study_markdown(
         "tickets, 0 = no better than the shuffled control). The tickets' IMP rounds that "
         "built the store are not charged to `prior` in the compute table above.",
         "",
-        markdown(gap_closed_table(closed)),
+        markdown(gap_closed_row(closed)),
         "Mean ± std over seeds:",
         "",
-        markdown(prior_table(table, plan.densities)),
+        markdown(prior_against_baselines(table, plan.densities)),
         "## Shuffle sanity check (Frankle et al. 2021)",
         "",
         *[_gap_line(table, m, f"{m}+shuffle") for m in SHUFFLE_CHECKED if m in labels],
@@ -195,7 +195,7 @@ def study_markdown(
         "|d|. With a few seeds per group these are rough, and some separate by construction "
         "(a shuffled mask shares little with the previous level's).",
         "",
-        markdown(effects_table(effects)),
+        markdown(top_effects(effects)),
     ]
     return "\n".join(lines)
 

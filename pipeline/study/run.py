@@ -11,12 +11,12 @@ from pathlib import Path
 from rich.console import Console
 
 from pipeline.compose import expand
-from pipeline.launch.backends import LAUNCHERS
+from pipeline.launch.backends import make_launcher
 from pipeline.launch.manifest import Manifest, build_manifest
 from pipeline.launch.status import sweep_state
-from pipeline.lottery import link_runs
 from pipeline.paths import Layout
 from pipeline.reduce.reducer import reduce
+from pipeline.runs import link_runs
 from pipeline.study.plan import StudyPlan
 from pipeline.study.report import write_study_report
 
@@ -47,7 +47,7 @@ def _phase(label: str, sweeps: list[list[str]], sizer, console: Console) -> bool
     else:
         manifest.save(paths)
     launcher_cfg = manifest.config(next(iter(manifest.runs))).launcher
-    launcher = LAUNCHERS[launcher_cfg.name]()
+    launcher = make_launcher(launcher_cfg.name)
     pending = _pending(manifest)
     live = set() if launcher.blocking else {r.cohort for r in sweep_state(paths).runs if r.live}
     console.print(

@@ -14,8 +14,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from pipeline.prune.context import PruneContext
 from pipeline.prune.masks import Masks
-from pipeline.prune.methods import PruneContext, method
 from pipeline.prune.pai.scoring import Batch, keep_top, plain_model, prunable, training_batches
 
 TEMPERATURE = 200.0
@@ -56,7 +56,6 @@ def grasp_scores(model: nn.Module, names: list[str], batches: list[Batch]) -> Ma
     return {n: -weights[n].detach() * hg[n] for n in names}
 
 
-@method("grasp", uses_dense=False)
 def grasp(ctx: PruneContext) -> Masks:
     """Keep the globally lowest GraSP scores, scored in training mode."""
     model = plain_model(ctx).train()

@@ -1,24 +1,18 @@
-"""Random masks with a given layer-density profile, and the registry of named profiles.
+"""Random masks with a given layer-density profile.
 
 A profile maps every prunable layer to a density. `random_with_profile` draws the
 positions; `proportional_densities` turns relative layer densities into exact ones for
-a weight budget. A profile registered with `@profile(name)` is also a pruning method of
-that name: random positions with the profile's densities.
+a weight budget. The profiles themselves (ERK, uniform, Su et al.'s ratios) are in
+`pipeline.prune.pai.ratios`; each is a pruning method in `pipeline/methods/`.
 """
 
 from __future__ import annotations
 
-import functools
-from collections.abc import Callable
-
 from pipeline.allocation import capped_proportional_counts
+from pipeline.prune.context import PruneContext
 from pipeline.prune.masks import Masks, random_with_densities
-from pipeline.prune.methods import PruneContext, method
 
 Densities = dict[str, float]
-Profile = Callable[[PruneContext], Densities]
-
-PROFILES: dict[str, Profile] = {}
 
 
 def random_with_profile(ctx: PruneContext, densities: Densities) -> Masks:
@@ -35,22 +29,6 @@ def random_with_profile(ctx: PruneContext, densities: Densities) -> Masks:
         raise ValueError(f"layer densities outside [0, 1]: {outside}")
     shapes = {n: ctx.shapes[n] for n in ctx.names}
     return random_with_densities(shapes, densities, ctx.generator)
-
-
-def profile(name: str) -> Callable[[Profile], Profile]:
-    """Register a named profile, and the method `name` that draws random positions with it."""
-
-    def decorate(build: Profile) -> Profile:
-        PROFILES[name] = build
-
-        @functools.wraps(build)
-        def draw(ctx: PruneContext) -> Masks:
-            return random_with_profile(ctx, build(ctx))
-
-        method(name, uses_dense=False)(draw)
-        return build
-
-    return decorate
 
 
 def proportional_densities(raw: Densities, sizes: dict[str, int], keep: int) -> Densities:

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import math
 
-from pipeline.prune.methods import PruneContext
-from pipeline.prune.pai.profile import Densities, profile, proportional_densities
+from pipeline.prune.context import PruneContext
+from pipeline.prune.pai.profile import Densities, proportional_densities
 from pipeline.prune.pai.scoring import target_count
 
 SU_OUTPUT_DENSITY = 0.3  # Su et al. keep the last (fully connected) layer at 30%
@@ -20,7 +20,6 @@ def _sizes(ctx: PruneContext) -> dict[str, int]:
     return {n: ctx.shapes[n].numel() for n in ctx.names}
 
 
-@profile("erk")
 def erk(ctx: PruneContext) -> Densities:
     """Erdos-Renyi-Kernel (Evci et al. 2020, RigL): density of a layer with weight shape
     (n_out, n_in, k_1, ..., k_d) proportional to (n_out + n_in + k_1 + ... + k_d) /
@@ -30,13 +29,11 @@ def erk(ctx: PruneContext) -> Densities:
     return proportional_densities(raw, _sizes(ctx), target_count(ctx))
 
 
-@profile("uniform")
 def uniform(ctx: PruneContext) -> Densities:
     """Every prunable layer, output layer included, at the same density."""
     return proportional_densities({n: 1.0 for n in ctx.names}, _sizes(ctx), target_count(ctx))
 
 
-@profile("su_ratios")
 def su_ratios(ctx: PruneContext) -> Densities:
     """Smart ratios (Su et al. 2020): with the prunable layers numbered l = 1..L in order,
     layer l < L keeps a density proportional to (L - l + 1)^2 + (L - l + 1), capped at 1

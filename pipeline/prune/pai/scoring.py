@@ -12,8 +12,8 @@ import torch
 from torch import nn
 
 from pipeline.models.members import build_plain
+from pipeline.prune.context import PruneContext
 from pipeline.prune.masks import Masks, keep_largest
-from pipeline.prune.methods import PruneContext
 
 Batch = tuple[torch.Tensor, torch.Tensor]
 

@@ -12,8 +12,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from pipeline.prune.context import PruneContext
 from pipeline.prune.masks import Masks
-from pipeline.prune.methods import PruneContext, method
 from pipeline.prune.pai.scoring import Batch, keep_top, plain_model, prunable, training_batches
 
 SNIP_BATCHES = 1  # the paper scores one minibatch
@@ -31,7 +31,6 @@ def snip_scores(model: nn.Module, names: list[str], batches: list[Batch]) -> Mas
     return {n: (w.detach() * g).abs() for n, w, g in zip(names, weights, grads)}
 
 
-@method("snip", uses_dense=False)
 def snip(ctx: PruneContext) -> Masks:
     """Keep the globally most sensitive weights, scored in training mode (BatchNorm uses the
     batch's statistics, as a network does at the start of training)."""

@@ -17,8 +17,8 @@ import torch
 from torch import nn
 from torch.func import functional_call
 
+from pipeline.prune.context import PruneContext
 from pipeline.prune.masks import Masks, keep_largest
-from pipeline.prune.methods import PruneContext, method
 from pipeline.prune.pai.scoring import plain_model, prunable, target_count
 
 ROUNDS = 100  # the paper's schedule: 100 rounds, densities decaying exponentially
@@ -54,7 +54,6 @@ def _relative(scores: Masks) -> Masks:
     return {n: s / max(peak, torch.finfo(torch.float64).tiny) for n, s in scores.items()}
 
 
-@method("synflow", uses_dense=False)
 def synflow(ctx: PruneContext) -> Masks:
     """ROUNDS rounds; round r keeps round(N * d^(r / ROUNDS)) of all N prunable weights
     (d = the level's overall target density), ranked globally by scores recomputed on the

@@ -1,4 +1,4 @@
-"""The `transfer` pruning method: another run's IMP ticket mask, read from a feature store.
+"""One stored IMP ticket: the `transfer` method's mask, read from a feature store.
 
 For each level the run takes the stored mask of one IMP ticket (method imp, no control) of
 the same architecture: the ticket trained on `prune.transfer_dataset` (default: the run's
@@ -19,8 +19,8 @@ import torch
 
 from pipeline.errors import PriorError
 from pipeline.prior.learn import nearest_levels
+from pipeline.prune.context import PruneContext
 from pipeline.prune.masks import Masks
-from pipeline.prune.methods import PruneContext, method
 from pipeline.prune.pai.scoring import target_count
 from pipeline.store import levels_frame, read_masks, runs_frame
 
@@ -59,15 +59,20 @@ def ticket_level(
     return run_id, int(nearest_levels(levels, density).level.iloc[0])
 
 
-@method("transfer", uses_dense=False)
+def ticket_source(prune, dataset: str, seed: int) -> tuple[str, int]:
+    """(dataset, seed) of the ticket a `transfer` run trains: its options, else its own."""
+    return (
+        prune.transfer_dataset or dataset,
+        seed if prune.transfer_seed is None else prune.transfer_seed,
+    )
+
+
 def transfer_mask(ctx: PruneContext) -> Masks:
     prune = ctx.config
     density = target_count(ctx) / sum(ctx.shapes[n].numel() for n in ctx.names)
-    seed = ctx.seed if prune.transfer_seed is None else prune.transfer_seed
     store = Path(prune.transfer_store)
-    run_id, level = ticket_level(
-        store, ctx.model, prune.transfer_dataset or ctx.dataset, seed, density
-    )
+    dataset, seed = ticket_source(prune, ctx.dataset, ctx.seed)
+    run_id, level = ticket_level(store, ctx.model, dataset, seed, density)
     masks = read_masks(store, run_id, level)
     for name in ctx.names:
         if name not in masks or masks[name].shape != tuple(ctx.shapes[name]):

@@ -1,4 +1,4 @@
-"""The `prior` pruning method: one mask per level, sampled before training."""
+"""A `prior` mask: one per level, sampled before training from what the tickets share."""
 
 from __future__ import annotations
 
@@ -12,8 +12,8 @@ from pipeline.models.graph import INPUT, layer_graph
 from pipeline.prior.connect import reconnect
 from pipeline.prior.learn import learn_prior
 from pipeline.prior.sample import gumbel_top_k, layer_counts, layer_scores
+from pipeline.prune.context import PruneContext
 from pipeline.prune.masks import Masks
-from pipeline.prune.methods import PruneContext, method
 from pipeline.prune.pai.scoring import target_count
 
 
@@ -22,7 +22,6 @@ def _graph(model: str, input_shape: tuple[int, ...], classes: int):
     return {node.name: node for node in layer_graph(model, input_shape, classes)}
 
 
-@method("prior", uses_dense=False)
 def prior_mask(ctx: PruneContext) -> Masks:
     sizes = {n: ctx.shapes[n].numel() for n in ctx.names}
     total = target_count(ctx)

@@ -13,25 +13,22 @@ from __future__ import annotations
 import dataclasses
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from itertools import groupby
 
 import torch
 from omegaconf import OmegaConf
 
-from pipeline.config import Config
 from pipeline.data.batches import epoch_seed, iterations_per_epoch
 from pipeline.data.tensors import TensorDataset
-from pipeline.errors import ConfigError
-from pipeline.identity import run_id, source_config
-from pipeline.io import load_json, load_tensors, save_json, save_tensors, save_yaml
+from pipeline.io import load_tensors, save_json, save_tensors, save_yaml
+from pipeline.methods import METHODS
 from pipeline.models.members import build_plain, initial_state, prunable_names
-from pipeline.paths import Layout, RunPaths
-from pipeline.prune.controls import CONTROLS, Control
-from pipeline.prune.ladder import ladder, level_count
+from pipeline.prune.context import PruneContext
+from pipeline.prune.controls import CONTROLS
+from pipeline.prune.ladder import ladder
 from pipeline.prune.masks import Masks, density, full_masks, layer_densities
-from pipeline.prune.methods import METHODS, PruneContext
-from pipeline.steps import parse_step
+from pipeline.runs import Run
+from pipeline.steps import Schedule
 from pipeline.train.schedule import constant, learning_rate
 from pipeline.train.trainer import CohortTrainer, Hooks, LevelPlan, Member, MemberResult
 
@@ -49,70 +46,6 @@ def mask_generator(seed: int, level: int, salt: int) -> torch.Generator:
 def reinit_seed(seed: int) -> int:
     """The fresh-initialization control's seed: fixed, and distinct from every run seed."""
     return epoch_seed(seed, 0, 0x7265696E) % (2**31) + 2**31
-
-
-@dataclass
-class Run:
-    cfg: Config
-    paths: RunPaths
-    source: Run | None = None
-
-    @property
-    def id(self) -> str:
-        return self.paths.dir.name
-
-    @property
-    def control(self) -> Control | None:
-        return CONTROLS.get(self.cfg.prune.control)
-
-    @property
-    def levels(self) -> int:
-        return level_count(self.cfg.prune)
-
-    @property
-    def first_level(self) -> int:
-        """Controls start at level 1: their level 0 is their source's dense network. So do
-        methods that never look at the trained dense net, when every level restarts from
-        the initialization (retrain=rewind to iteration 0)."""
-        if self.control:
-            return 1
-        prune = self.cfg.prune
-        skips = (
-            not METHODS[prune.method].uses_dense
-            and prune.retrain == "rewind"
-            and parse_step(prune.rewind, 1) == 0
-        )
-        return 1 if skips else 0
-
-    @property
-    def planned_levels(self) -> list[int]:
-        """The levels this run trains: all from `first_level` on, or `prune.train_levels`."""
-        chosen = self.cfg.prune.train_levels
-        return [
-            lv for lv in range(self.first_level, self.levels + 1) if chosen is None or lv in chosen
-        ]
-
-    def pending_levels(self) -> list[int]:
-        done = set(self.paths.completed_levels())
-        return [lv for lv in self.planned_levels if lv not in done]
-
-
-def link_runs(configs: list[Config], layout: Layout) -> list[Run]:
-    """Runs for `configs`, each control linked to its source (added if missing)."""
-    runs: dict[str, Run] = {}
-    for cfg in configs:
-        known = runs.setdefault(run_id(cfg), Run(cfg, layout.run(run_id(cfg))))
-        if known.cfg != cfg:
-            raise ConfigError(
-                "sweep",
-                f"run {known.id} appears twice with different "
-                "bookkeeping (levels, paths or launcher): sweep only one value",
-            )
-    for run in list(runs.values()):
-        if run.control:
-            src = source_config(run.cfg)
-            run.source = runs.setdefault(run_id(src), Run(src, layout.run(run_id(src))))
-    return list(runs.values())
 
 
 class Reporter:
@@ -179,15 +112,10 @@ class CohortDriver:
         self.should_stop = should_stop
         cfg = runs[0].cfg
         self.model, self.train_cfg = cfg.model.name, cfg.train
-        self.ipe = iterations_per_epoch(
-            len(data.y_train), cfg.train.batch_size, cfg.train.drop_last
-        )
-        self.total = parse_step(cfg.train.duration, self.ipe)
-        self.rewind_at = parse_step(cfg.prune.rewind, self.ipe)
+        ipe = iterations_per_epoch(len(data.y_train), cfg.train.batch_size, cfg.train.drop_last)
+        self.schedule = Schedule.resolve(cfg.train, ipe, cfg.prune.rewind, cfg.checkpoint_every)
         self.retrain = cfg.prune.retrain
-        self.checkpoint_every = parse_step(cfg.checkpoint_every, self.ipe)
         self.status_every = cfg.launcher.status_every
-        self.eval_every = parse_step(cfg.train.eval_every, self.ipe)
         shapes_model = build_plain(self.model, data.input_shape, data.num_classes)
         self.names = prunable_names(shapes_model)
         self.shapes = {n: p.shape for n, p in shapes_model.named_parameters() if n in self.names}
@@ -197,14 +125,15 @@ class CohortDriver:
         return initial_state(self.model, self.data.input_shape, self.data.num_classes, seed)
 
     def _trained(self, run: Run, level: int) -> StateDict:
-        owner = run.source if run.control and level == 0 else run
+        owner = run.source if run.is_control and level == 0 else run
         return load_tensors(owner.paths.level(level).final)
 
     def _rewind_state(self, run: Run) -> StateDict:
         if not run.paths.rewind.is_file():
-            if run.control and run.control.fresh_init:
+            control = CONTROLS.get(run.cfg.prune.control)
+            if control and control.fresh_init:
                 state = self._init(reinit_seed(run.cfg.seed))
-            elif run.control:
+            elif control:
                 state = load_tensors(run.source.paths.rewind)
             else:  # a run that skipped level 0, which it does only when rewinding to 0
                 state = self._init(run.cfg.seed)
@@ -215,9 +144,10 @@ class CohortDriver:
         path = run.paths.level(level).mask
         if path.is_file():
             return load_tensors(path)
-        if run.control:
+        if run.is_control:
             source_mask = load_tensors(run.source.paths.level(level).mask)
-            mask = run.control.derive_mask(source_mask, mask_generator(run.cfg.seed, level, 1))
+            control = CONTROLS[run.cfg.prune.control]
+            mask = control.derive_mask(source_mask, mask_generator(run.cfg.seed, level, 1))
         else:
             previous = (
                 load_tensors(run.paths.level(level - 1).mask)
@@ -251,7 +181,7 @@ class CohortDriver:
             return Member(mask=mask, **load_tensors(paths.partial))
         if level == 0:
             state = self._init(run.cfg.seed)
-            if self.rewind_at == 0:
+            if self.schedule.rewind == 0:
                 save_tensors(run.paths.rewind, state)
         elif self.retrain == "rewind":
             state = self._rewind_state(run)
@@ -261,23 +191,24 @@ class CohortDriver:
         return Member(seed=run.cfg.seed, state=state, mask=mask)
 
     def _plan(self, level: int) -> LevelPlan:
-        lr = learning_rate(self.train_cfg, self.ipe)
-        start = 0 if level == 0 else self.rewind_at
+        schedule = self.schedule
+        lr = learning_rate(self.train_cfg, schedule)
+        start = 0 if level == 0 else schedule.rewind
         if level > 0 and self.retrain == "finetune":
-            lr = constant(lr(self.total - 1))
+            lr = constant(lr(schedule.total - 1))
         return LevelPlan(
             self.model,
             self.train_cfg,
             level,
             start,
-            self.total,
+            schedule.total,
             lr,
             augment=self.runs[0].cfg.data.augment,
-            eval_every=self.eval_every,
+            eval_every=schedule.eval_every,
             optimizer_impl=self.runs[0].cfg.launcher.optimizer_impl,
             channels_last=self.runs[0].cfg.launcher.channels_last,
-            checkpoint_every=self.checkpoint_every,
-            snapshot_at=self.rewind_at if level == 0 and self.rewind_at > 0 else None,
+            checkpoint_every=schedule.checkpoint_every,
+            snapshot_at=schedule.rewind if level == 0 and schedule.rewind > 0 else None,
         )
 
     # -- the level loop -----------------------------------------------------------------
@@ -288,7 +219,7 @@ class CohortDriver:
         top = max(run.levels for run in self.runs)
         for level in range(top + 1):
             pending = [r for r in self.runs if level in r.pending_levels()]
-            pending.sort(key=lambda r: r.control is not None)  # sources' masks first
+            pending.sort(key=lambda r: r.is_control)  # sources' masks first
             if not pending:
                 continue
             members = [self._member(r, level) for r in pending]
@@ -303,7 +234,9 @@ class CohortDriver:
 
     def _train(self, runs: list[Run], members: list[Member], level: int) -> None:
         plan = self._plan(level)
-        self.reporter.level_started(level, runs, plan.start, plan.end, self.ipe)
+        self.reporter.level_started(
+            level, runs, plan.start, plan.end, self.schedule.iterations_per_epoch
+        )
         trainer = CohortTrainer(plan, members, self.data, self.device)
         results = trainer.run(_LevelHooks(self, runs, level, plan.end))
         metrics = [
@@ -346,7 +279,3 @@ class CohortDriver:
         save_json(paths.metrics, metrics)
         paths.partial.unlink(missing_ok=True)
         return metrics
-
-
-def level_metrics(run_paths: RunPaths) -> list[dict]:
-    return [load_json(run_paths.level(lv).metrics) for lv in run_paths.completed_levels()]
