@@ -10,14 +10,15 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from pipeline.report import plots
 from pipeline.study.analysis import summary
 from pipeline.study.plan import StudyPlan
 from pipeline.study.report import (
     TOP_FEATURES,
-    accuracy_table,
-    effects_table,
-    prior_table,
+    accuracy_by_density,
+    prior_against_baselines,
     study_markdown,
+    top_effects,
 )
 
 RESULTS = Path(__file__).resolve().parents[1] / "results"
@@ -52,7 +53,7 @@ def _levels(accuracies: dict[str, list[float]], target: float = 0.5) -> pd.DataF
     )
 
 
-def test_accuracy_and_prior_tables_hold_the_seed_means_computed_by_hand():
+def test_accuracy_and_prior_against_baseliness_hold_the_seed_means_computed_by_hand():
     table = summary(
         _levels(
             {
@@ -64,7 +65,7 @@ def test_accuracy_and_prior_tables_hold_the_seed_means_computed_by_hand():
             }
         )
     )
-    acc = accuracy_table(table, [1.0, 0.5])
+    acc = accuracy_by_density(table, [1.0, 0.5])
     assert acc.columns == ["method", "1", "0.5"]
     # controls sort beside their method; std of 0.8 and 0.9 is 0.1 / sqrt(2); one seed: "-"
     assert acc.rows == [
@@ -74,7 +75,7 @@ def test_accuracy_and_prior_tables_hold_the_seed_means_computed_by_hand():
         ["prior", "-", "0.750 ± 0.071"],
         ["snip", "-", "0.700 ± 0.071"],
     ]
-    prior = prior_table(table, (0.5, 0.2))  # nothing at 0.2: no row
+    prior = prior_against_baselines(table, (0.5, 0.2))  # nothing at 0.2: no row
     assert prior.rows == [
         ["0.5", "0.750 ± 0.071", "0.850 ± 0.071", "snip 0.700 ± 0.071", "-0.100", "+0.050"]
     ]
@@ -86,11 +87,11 @@ def test_accuracy_and_prior_tables_hold_the_seed_means_computed_by_hand():
     assert "prior_ablations.png" not in text and "oneshot" not in text
 
 
-def test_effects_table_keeps_the_features_with_the_largest_mean_absolute_d():
+def test_top_effects_keeps_the_features_with_the_largest_mean_absolute_d():
     d = {f"f{i}": [float(i), -float(i)] for i in range(TOP_FEATURES + 1)}  # mean |d| = i
     d["gone"] = [np.nan, np.nan]
     effects = pd.DataFrame(d, index=[0.05, 0.5]).T
-    table = effects_table(effects)
+    table = top_effects(effects)
     assert table.columns == ["feature", "0.05", "0.5"]
     assert [row[0] for row in table.rows] == [f"f{i}" for i in range(TOP_FEATURES, 0, -1)]
     assert table.rows[0] == ["f12", "12.00", "-12.00"]
@@ -132,3 +133,14 @@ def test_committed_study_readme_regenerates_from_its_levels(name):
     text = study_markdown(plan, experiment, table, _effects(lines), ablate)
     assert text.splitlines() == lines
     assert text == readme
+
+
+def test_the_compute_figure_is_drawn_whole_with_nothing_left_beside_it(tmp_path):
+    import matplotlib.image
+
+    table = summary(_levels({"imp": [0.8, 0.9], "snip": [0.7, 0.75]}))
+    path = plots.accuracy_vs_compute(table, 0.5, tmp_path / "compute.png")
+    pixels = matplotlib.image.imread(path)
+    assert pixels.shape[:2] == (4 * plots.DPI, 6 * plots.DPI)  # the 6 x 4 inch panel
+    assert pixels.std() > 0.01
+    assert [p.name for p in tmp_path.iterdir()] == ["compute.png"]  # no temp file left

@@ -75,25 +75,18 @@ def write_report(
     return [*written, summary]
 
 
-def accuracy_tables(table: pd.DataFrame) -> list[Table]:
-    """The accuracy table (`tables.accuracy_table`), one Markdown table per experiment."""
+def accuracy_by_experiment(table: pd.DataFrame) -> list[Table]:
+    """The accuracy table (`tables.accuracy_table`) as one Markdown table per experiment."""
     columns = ["method", "level", "density", "accuracy", "std", "min", "max", "seeds"]
     return [
-        Table(
-            columns,
-            [
-                [
-                    r.label,
-                    str(r.level),
-                    *(number(v, 4) for v in (r.density, r.accuracy, r.std, r.min, r.max)),
-                    str(r.seeds),
-                ]
-                for r in rows.itertuples(index=False)
-            ],
-            title=experiment,
-        )
+        Table(columns, [_accuracy_row(r) for r in rows.itertuples()], title=experiment)
         for experiment, rows in table.groupby("experiment", sort=True)
     ]
+
+
+def _accuracy_row(r) -> list[str]:
+    stats = (r.density, r.accuracy, r.std, r.min, r.max)
+    return [r.label, str(r.level), *(number(v, 4) for v in stats), str(r.seeds)]
 
 
 def _summary(
@@ -118,7 +111,7 @@ def _summary(
         "Test accuracy at the end of each level against density: mean over seeds, "
         "sample std, min and max.",
         "",
-        *(markdown(t, heading=2) for t in accuracy_tables(table)),
+        *(markdown(t, heading=2) for t in accuracy_by_experiment(table)),
         "## Figures",
         "",
     ]

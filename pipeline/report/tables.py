@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 
 import pandas as pd
 
@@ -23,16 +24,22 @@ def level_rows(store: str | os.PathLike) -> pd.DataFrame:
     return levels_frame(store).merge(runs[["run_id", "experiment", "label", "seed"]], on="run_id")
 
 
-def accuracy_table(levels: pd.DataFrame) -> pd.DataFrame:
-    """Per experiment, label and level: mean density and test accuracy over seeds."""
-    grouped = levels.groupby(KEY)
-    table = grouped.agg(
+def accuracy_table(
+    levels: pd.DataFrame,
+    key: Sequence[str] = KEY,
+    accuracy: str = "test_accuracy",
+    means: Sequence[str] = (),
+) -> pd.DataFrame:
+    """Per `key` (default: experiment, label, level): mean density and accuracy over seeds,
+    sample std, min, max, the number of seeds, and the mean of each column in `means`."""
+    table = levels.groupby(list(key)).agg(
         density=("density", "mean"),
-        accuracy=("test_accuracy", "mean"),
-        std=("test_accuracy", "std"),
-        min=("test_accuracy", "min"),
-        max=("test_accuracy", "max"),
+        accuracy=(accuracy, "mean"),
+        std=(accuracy, "std"),
+        min=(accuracy, "min"),
+        max=(accuracy, "max"),
         seeds=("seed", "nunique"),
+        **{name: (name, "mean") for name in means},
     )
     return table.reset_index()
 
