@@ -1,19 +1,27 @@
-"""Atomic file writes and safe loading: a kill leaves either the old file or the new one."""
+"""Atomic file writes and safe loading: a kill leaves either the old file or the new one.
+
+torch is imported only by the functions that need it, so modules that only write files
+(the feature store, the CLI) do not pay for it.
+"""
 
 from __future__ import annotations
 
 import json
 import os
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import torch
 import yaml
 
+if TYPE_CHECKING:
+    import torch
 
-def _fsync_dir(directory: Path) -> None:
+
+def fsync_dir(directory: Path) -> None:
+    """Make a rename in `directory` durable (a no-op where directories cannot be opened)."""
     try:
         fd = os.open(directory, os.O_RDONLY)
     except OSError:
@@ -22,6 +30,35 @@ def _fsync_dir(directory: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+def fsync_file(path: Path) -> None:
+    with open(path, "rb") as handle:
+        os.fsync(handle.fileno())
+
+
+@contextmanager
+def atomic_path(path: Path, durable: bool = True) -> Iterator[Path]:
+    """A temp path beside `path`, for writers that open files by name (h5py).
+
+    When the block ends without error the temp file is fsynced and renamed over `path`
+    (and the directory fsynced); on any error it is removed and `path` is untouched.
+    durable=False skips the fsyncs (see `atomic_write`)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    tmp = Path(name)
+    try:
+        yield tmp
+        if durable:
+            fsync_file(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    if durable:
+        fsync_dir(path.parent)
 
 
 def atomic_write(
@@ -33,29 +70,20 @@ def atomic_write(
     process leaves the old or the new one), but a power loss may lose the update. For
     advisory files rewritten often, such as status.json, where an fsync per write would
     stall training on a parallel file system."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb" if binary else "w") as handle:
-            write(handle)
-            handle.flush()
-            if durable:
-                os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    if durable:
-        _fsync_dir(path.parent)
+    with atomic_path(path, durable=durable) as tmp, open(tmp, "wb" if binary else "w") as handle:
+        write(handle)
 
 
 def save_tensors(path: Path, payload: dict) -> None:
     """Save a dict of tensors and plain Python values (loadable with weights_only=True)."""
+    import torch
+
     atomic_write(path, lambda handle: torch.save(payload, handle))
 
 
 def load_tensors(path: Path, device: str | torch.device = "cpu") -> dict:
+    import torch
+
     return torch.load(path, map_location=device, weights_only=True)
 
 

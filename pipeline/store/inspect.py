@@ -1,4 +1,8 @@
-"""`lth inspect STORE`: summarize a feature store, or query its (run, level) rows with features."""
+"""`lth inspect STORE`: summarize a feature store, or query its (run, level) rows with features.
+
+The summary reads the shard manifest and two small tables with numpy; pandas is imported
+only by a query, which reads just the columns it shows.
+"""
 
 from __future__ import annotations
 
@@ -6,19 +10,23 @@ import argparse
 import os
 import sys
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 from rich.console import Console
 from rich.table import Table
 
 from pipeline.errors import StoreError
 
-from .reader import features_frame, levels_frame, runs_frame, summary
-from .schema import FEATURES, NETWORK_LAYER
+from .reader import open_view, resolved_features, stored_feature, summary
+from .schema import FEATURES, LEVELS, NETWORK_LAYER, RUNS
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 RUN_COLUMNS = ["run_id", "model", "dataset", "method", "control", "seed"]
 LEVEL_COLUMNS = ["level", "density", "test_accuracy", "best_accuracy", "best_iteration"]
+KIND_COLUMNS = ["model", "dataset", "method", "control"]
 QUERY_OPTIONS = (
     "model",
     "method",
@@ -46,9 +54,16 @@ def query(
     """Matching (run, level) rows joined with one layer's features (default: network-level).
 
     Without `features`, every feature with at least one value for that layer is included.
+    A feature renamed since the store was written answers under the name asked for.
     """
-    runs, levels, feats = runs_frame(path), levels_frame(path), features_frame(path)
-    rows = levels[["run_id", *LEVEL_COLUMNS]].merge(runs[RUN_COLUMNS], on="run_id", how="left")
+    import pandas as pd
+
+    from .reader import frame
+
+    view = open_view(path)
+    runs = frame(view.read(RUNS, RUN_COLUMNS)[0], RUN_COLUMNS)
+    levels = frame(view.read(LEVELS, ["run_id", *LEVEL_COLUMNS])[0], ["run_id", *LEVEL_COLUMNS])
+    rows = levels.merge(runs, on="run_id", how="left")
     for column, value in (
         ("model", model),
         ("method", method),
@@ -62,18 +77,26 @@ def query(
     if max_density is not None:
         rows = rows[rows["density"] <= max_density]
 
-    if layer != NETWORK_LAYER and layer not in set(feats["layer"]):
-        layers = sorted(set(feats["layer"]) - {NETWORK_LAYER})
-        raise ValueError(f"no features for layer {layer!r}; layers: {', '.join(layers) or 'none'}")
-    feats = feats[feats["layer"] == layer]
-    names = [c for c in feats.columns if c not in FEATURES.columns]
+    known = view.feature_names
     if features:
-        unknown = [f for f in features if f not in names]
+        stored = {f: stored_feature(f, known) for f in features}
+        unknown = [f for f, s in stored.items() if s is None]
         if unknown:
-            raise ValueError(f"unknown feature(s) {', '.join(unknown)}; known: {', '.join(names)}")
-        names = list(features)
+            raise ValueError(f"unknown feature(s) {', '.join(unknown)}; known: {', '.join(known)}")
     else:
-        names = [c for c in names if feats[c].notna().any()]
+        stored = {n: n for n in known}
+    keys = pd.MultiIndex.from_frame(rows[["run_id", "level"]])
+    feats = resolved_features(view, sorted(set(stored.values())), keys)
+    layers, _ = view.read(FEATURES, ["layer"])
+    if layer != NETWORK_LAYER and layer not in set(layers["layer"]):
+        names = sorted(set(layers["layer"]) - {NETWORK_LAYER})
+        raise ValueError(f"no features for layer {layer!r}; layers: {', '.join(names) or 'none'}")
+    feats = feats[feats["layer"] == layer]
+    feats = pd.DataFrame(
+        {"run_id": feats["run_id"], "level": feats["level"]}
+        | {asked: feats[name] for asked, name in stored.items()}
+    )
+    names = list(stored) if features else [n for n in stored if feats[n].notna().any()]
     # A feature named like a level column (e.g. a layer's "density") is shown as "density[layer]".
     suffix = f"[{layer}]"
     shown = [f"{n}{suffix}" if n in rows.columns else n for n in names]
@@ -95,14 +118,20 @@ def _fmt(value: object) -> str:
     return str(value)
 
 
-def _table(title: str, frame: pd.DataFrame) -> Table:
+def _table(title: str, columns: Sequence[str], rows: Sequence[Sequence[object]]) -> Table:
     table = Table(title=title)
-    for column in frame.columns:
-        numeric = pd.api.types.is_numeric_dtype(frame[column])
+    for i, column in enumerate(columns):
+        numeric = bool(rows) and all(
+            isinstance(r[i], (int, float, np.number)) and not isinstance(r[i], bool) for r in rows
+        )
         table.add_column(str(column), justify="right" if numeric else "left")
-    for row in frame.itertuples(index=False):
+    for row in rows:
         table.add_row(*(_fmt(v) for v in row))
     return table
+
+
+def _frame_table(title: str, frame: pd.DataFrame) -> Table:
+    return _table(title, list(frame.columns), list(frame.itertuples(index=False)))
 
 
 def _print(*tables: Table) -> None:
@@ -115,51 +144,53 @@ def _print(*tables: Table) -> None:
         console.print(table)
 
 
+def _by_kind(path: str) -> list[tuple]:
+    """Per (model, dataset, method, control): runs, levels and the lowest density."""
+    view = open_view(path)
+    runs, _ = view.read(RUNS, ["run_id", *KIND_COLUMNS])
+    levels, _ = view.read(LEVELS, ["run_id", "density"])
+    count: dict[str, int] = {}
+    lowest: dict[str, float] = {}
+    for run, density in zip(levels["run_id"], levels["density"].tolist(), strict=True):
+        count[run] = count.get(run, 0) + 1
+        lowest[run] = min(lowest.get(run, np.inf), density)
+    kinds: dict[tuple, list] = {}
+    for run, *kind in zip(*(runs[c] for c in ["run_id", *KIND_COLUMNS]), strict=True):
+        agg = kinds.setdefault(tuple(kind), [0, 0, np.inf])
+        agg[0] += 1
+        agg[1] += count.get(run, 0)
+        agg[2] = min(agg[2], lowest.get(run, np.inf))
+    return [
+        (*kind, n, levels_, low if np.isfinite(low) else np.nan)
+        for kind, (n, levels_, low) in sorted(kinds.items())
+    ]
+
+
 def _summary_tables(path: str) -> list[Table]:
     info = summary(path)
     kept = info["mask_kept"] / info["mask_weights"] if info["mask_weights"] else float("nan")
-    store = pd.DataFrame(
-        [
-            ("file", info["path"]),
-            ("size", f"{info['file_size'] / 1e6:.2f} MB"),
-            ("schema version", info["schema_version"]),
-            ("created", info["created"]),
-            ("updated", info["updated"]),
-            *info["provenance"].items(),
-            ("runs", info["runs"]),
-            ("levels", info["levels"]),
-            ("curve points", info["curve_points"]),
-            ("masks", f"{info['masks']} ({_fmt(kept)} of weights kept)"),
-            ("layers", info["layers"]),
-            ("feature rows", info["feature_rows"]),
-            ("features", info["features"]),
-        ],
-        columns=["", "value"],
-    ).astype(str)
-
-    runs, levels, feats = runs_frame(path), levels_frame(path), features_frame(path)
-    group = ["model", "dataset", "method", "control"]
-    per_run = levels.groupby("run_id").agg(levels=("level", "size"), min_density=("density", "min"))
-    runs = runs.join(per_run, on="run_id")
-    by_kind = runs.groupby(group, as_index=False).agg(
-        runs=("run_id", "size"), levels=("levels", "sum"), min_density=("min_density", "min")
-    )
-
-    network = feats["layer"] == NETWORK_LAYER
-    names = [c for c in feats.columns if c not in FEATURES.columns]
-    sizes = pd.DataFrame(
-        [
-            (
-                n,
-                int(feats[n].notna().sum()),
-                int(feats.loc[network, n].notna().sum()),
-                int(feats.loc[~network, n].notna().sum()),
-            )
-            for n in names
-        ],
-        columns=["feature", "values", "network rows", "layer rows"],
-    )
-    return [_table("Store", store), _table("Runs", by_kind), _table("Features", sizes)]
+    store = [
+        ("file", info["path"]),
+        ("size", f"{info['file_size'] / 1e6:.2f} MB in {info['shards']} file(s)"),
+        ("schema version", info["schema_version"]),
+        ("created", info["created"]),
+        ("updated", info["updated"]),
+        *info["provenance"].items(),
+        ("runs", info["runs"]),
+        ("levels", info["levels"]),
+        ("curve points", info["curve_points"]),
+        ("masks", f"{info['masks']} ({_fmt(kept)} of weights kept)"),
+        ("layers", info["layers"]),
+        ("feature rows", info["feature_rows"]),
+        ("features", info["features"]),
+    ]
+    store = [(k, str(v)) for k, v in store]
+    sizes = [(name, *counts) for name, counts in info["feature_counts"].items()]
+    return [
+        _table("Store", ["", "value"], store),
+        _table("Runs", [*KIND_COLUMNS, "runs", "levels", "min_density"], _by_kind(path)),
+        _table("Features", ["feature", "values", "network rows", "layer rows"], sizes),
+    ]
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -213,7 +244,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.csv:
         rows.to_csv(sys.stdout, index=False)
     else:
-        _print(_table(f"{len(rows)} level(s)", rows))
+        _print(_frame_table(f"{len(rows)} level(s)", rows))
     return 0
 
 

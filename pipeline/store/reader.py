@@ -1,20 +1,27 @@
-"""Read a feature store into pandas; every entry point checks that the file is a v1 store."""
+"""Read a feature store: tables from its shards (each opened once), masks by (run, level).
+
+Readers open the index once, then read the shard files directly rather than through the
+virtual datasets (which reopen every source file for every column). A store's parsed
+manifest and mask lookup are cached per process while its index file is unchanged.
+"""
 
 from __future__ import annotations
 
 import math
 import os
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Collection, Iterator
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import h5py
 import numpy as np
-import pandas as pd
 
 from pipeline.errors import StoreError
 
+from .index import read_manifest, shard_path
 from .schema import (
     ATTR_CREATED,
     ATTR_SCHEMA_VERSION,
@@ -22,30 +29,195 @@ from .schema import (
     CURVES,
     FEATURES,
     LEVELS,
-    MASK_COUNT_ATTR,
-    MASK_SHAPE_ATTR,
+    LOCKING,
+    MASK_INDEX,
     MASKS_GROUP,
     NETWORK_LAYER,
     PROVENANCE_KEYS,
     RUNS,
     SCHEMA_VERSION,
-    TABLES,
+    STR,
     Table,
-    mask_group,
+    key_shape,
 )
 
-# Stores are never modified in place (writers rename a new file over the old one), so HDF5's
-# file locks guard nothing here; "best-effort" keeps them where they work and does not fail on
-# Lustre/NFS mounts without flock.
-LOCKING = "best-effort"
+if TYPE_CHECKING:
+    import pandas as pd
+
+Columns = dict[str, np.ndarray]
+
+
+@dataclass
+class StoreView:
+    """An opened store: its attrs and shards (manifest entries with their files)."""
+
+    path: Path
+    attrs: dict[str, Any]
+    entries: list[dict]
+    files: list[Path] = field(repr=False)
+
+    @contextmanager
+    def shards(self) -> Iterator[list[h5py.File]]:
+        with ExitStack() as stack:
+            opened = {}
+            for file in self.files:
+                if file not in opened:
+                    opened[file] = stack.enter_context(_open_shard(file))
+            yield [opened[file] for file in self.files]
+
+    def read(
+        self, table: Table, columns: Collection[str] | None = None
+    ) -> tuple[Columns, np.ndarray]:
+        """`columns` of `table` over all shards in store order (missing ones NaN), and the
+        write number of each row."""
+        names = list(columns) if columns is not None else self.column_names(table)
+        counts = [e["rows"][table.group] for e in self.entries]
+        parts: dict[str, list[np.ndarray]] = {n: [] for n in names}
+        with self.shards() as files:
+            for f, n in zip(files, counts, strict=True):
+                if not n:
+                    continue
+                group = f[table.group]
+                for name in names:
+                    parts[name].append(_column(group, name, n, table))
+        out = {n: _concat(p, table.columns.get(n)) for n, p in parts.items()}
+        writes = np.repeat([e["write"] for e in self.entries], counts).astype(np.int64)
+        order = self._write_order(out, writes, counts)
+        if order is not None:
+            out = {n: a[order] for n, a in out.items()}
+            writes = writes[order]
+        return out, writes
+
+    def _write_order(self, out: Columns, writes: np.ndarray, counts: list[int]):
+        """Within a write made of several shards (MPI ranks), rows by run_id (stable), so the
+        rows read the same whatever the number of ranks."""
+        shared = {w for w in writes.tolist() if sum(e["write"] == w for e in self.entries) > 1}
+        if not shared or "run_id" not in out:
+            return None
+        order = np.arange(len(writes))
+        for w in shared:
+            rows = np.flatnonzero(writes == w)
+            order[rows] = rows[np.argsort(out["run_id"][rows], kind="stable")]
+        return order
+
+    def column_names(self, table: Table) -> list[str]:
+        if table is not FEATURES:
+            return list(table.columns)
+        return list(table.columns) + self.feature_names
+
+    @property
+    def feature_names(self) -> list[str]:
+        return sorted({n for e in self.entries for n in e["features"]})
+
+    @property
+    def overrides(self) -> bool:
+        """Whether some write filled or replaced stored feature rows (the log has repeats)."""
+        return any(e.get("overrides") for e in self.entries)
+
+    def mask_bases(self) -> list[dict[str, int]]:
+        """Per shard, the store row of its first mask of each shape."""
+        total: dict[str, int] = {}
+        bases = []
+        for e in self.entries:
+            bases.append(dict(total))
+            for key, (rows, _) in e["masks"].items():
+                total[key] = total.get(key, 0) + rows
+        return bases
+
+    @property
+    def mask_rows(self) -> dict[str, int]:
+        """Rows of each shape array in the whole store (the next write's base)."""
+        total: dict[str, int] = {}
+        for e in self.entries:
+            for key, (rows, _) in e["masks"].items():
+                total[key] = total.get(key, 0) + rows
+        return total
+
+    @cached_property
+    def mask_lookup(self) -> dict[tuple[str, int], list[tuple[str, str, int]]]:
+        """(run_id, level) -> [(layer, shape, row)] in the order the masks were written."""
+        cols, _ = self.read(MASK_INDEX, ["run_id", "level", "layer", "shape", "row"])
+        lookup: dict[tuple[str, int], list[tuple[str, str, int]]] = {}
+        for run, level, layer, shape, row in zip(
+            cols["run_id"], cols["level"].tolist(), cols["layer"], cols["shape"],
+            cols["row"].tolist(), strict=True,
+        ):  # fmt: skip
+            lookup.setdefault((run, level), []).append((layer, shape, row))
+        return lookup
+
+    def masks(self, run_id: str, level: int) -> dict[str, np.ndarray]:
+        rows = self.mask_lookup.get((run_id, int(level)))
+        if rows is None:
+            raise KeyError(f"no masks for run {run_id!r} level {level}")
+        bases = self.mask_bases()
+        out = {}
+        opened: dict[Path, h5py.File] = {}
+        with ExitStack() as stack:
+            for layer, shape, row in rows:
+                i = _shard_of(bases, self.entries, shape, row)
+                file = self.files[i]
+                if file not in opened:
+                    opened[file] = stack.enter_context(_open_shard(file))
+                packed = opened[file][f"{MASKS_GROUP}/{shape}"][row - bases[i].get(shape, 0)]
+                dims = key_shape(shape)
+                bits = np.unpackbits(packed, count=math.prod(dims))
+                out[layer] = bits.view(bool).reshape(dims)
+        return out
+
+
+def _shard_of(bases: list[dict[str, int]], entries: list[dict], shape: str, row: int) -> int:
+    for i in range(len(entries) - 1, -1, -1):
+        if shape in entries[i]["masks"] and bases[i].get(shape, 0) <= row:
+            return i
+    raise StoreError(f"mask row {row} of shape {shape} is in no shard")
 
 
 @contextmanager
-def open_store(path: str | os.PathLike) -> Iterator[h5py.File]:
-    """Open a store read-only, failing early and in one line on anything that is not schema v1."""
+def _open_shard(path: Path) -> Iterator[h5py.File]:
+    try:
+        f = h5py.File(path, "r", locking=LOCKING)
+    except FileNotFoundError as err:
+        raise StoreError(
+            f"{path}: shard missing (was the store moved without its shards?)"
+        ) from err
+    with f:
+        yield f
+
+
+def _column(group: h5py.Group, name: str, rows: int, table: Table) -> np.ndarray:
+    if name not in group:
+        if name in table.columns:
+            raise StoreError(f"{group.file.filename}: column {table.group}/{name} missing")
+        return np.full(rows, np.nan)
+    ds = group[name]
+    if h5py.check_string_dtype(ds.dtype) is not None:
+        return ds.asstr()[()]
+    return ds[()]
+
+
+def _concat(parts: list[np.ndarray], dtype: np.dtype | None) -> np.ndarray:
+    if parts:
+        return np.concatenate(parts)
+    if dtype == STR:
+        return np.array([], dtype=object)
+    return np.array([], dtype=dtype or np.float64)
+
+
+_CACHE: dict[Path, tuple[tuple[int, int, int], StoreView]] = {}
+CACHED_STORES = 4
+
+
+def open_view(path: str | os.PathLike) -> StoreView:
+    """The store at `path`, failing early and in one line on anything that is not schema v2."""
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no such file")
+    stat = path.stat()
+    stamp = (stat.st_ino, stat.st_mtime_ns, stat.st_size)
+    key = path.resolve()
+    hit = _CACHE.get(key)
+    if hit is not None and hit[0] == stamp:
+        return hit[1]
     try:
         f = h5py.File(path, "r", locking=LOCKING)
     except OSError as err:
@@ -54,60 +226,143 @@ def open_store(path: str | os.PathLike) -> Iterator[h5py.File]:
         version = f.attrs.get(ATTR_SCHEMA_VERSION)
         if version is None:
             raise StoreError(f"{path}: not a feature store (no {ATTR_SCHEMA_VERSION} attr)")
+        if int(version) == 1:
+            raise StoreError(
+                f"{path}: a schema v1 store; convert it once with `lth store upgrade {path}`"
+            )
         if int(version) != SCHEMA_VERSION:
             raise StoreError(f"{path}: schema version {version}, expected {SCHEMA_VERSION}")
-        missing = [g for g in (*(t.group for t in TABLES), MASKS_GROUP) if g not in f]
-        if missing:
-            raise StoreError(f"{path}: not a complete store, missing group(s) {missing}")
-        yield f
+        try:
+            entries = read_manifest(f)
+        except (KeyError, ValueError) as err:
+            raise StoreError(f"{path}: not a complete store (no shard manifest)") from err
+        attrs = {k: _attr(v) for k, v in f.attrs.items()}
+    view = StoreView(path, attrs, entries, [shard_path(path, e) for e in entries])
+    if len(_CACHE) >= CACHED_STORES:
+        _CACHE.pop(next(iter(_CACHE)))
+    _CACHE[key] = (stamp, view)
+    return view
 
 
-def read_table(f: h5py.File, table: Table) -> pd.DataFrame:
-    """A table's schema columns in schema order, then any extra columns (features) sorted."""
-    group = f[table.group]
-    names = list(table.columns) + sorted(n for n in group if n not in table.columns)
-    return pd.DataFrame({n: _column(group[n]) for n in names}, columns=names)
+def frame(columns: Columns, names: list[str]) -> pd.DataFrame:
+    import pandas as pd
+
+    return pd.DataFrame(
+        {n: pd.Series(columns[n], dtype="str") if columns[n].dtype == object else columns[n]
+         for n in names},
+        columns=names,
+    )  # fmt: skip
 
 
-def _column(ds: h5py.Dataset) -> pd.Series:
-    if h5py.check_string_dtype(ds.dtype) is not None:
-        return pd.Series(ds.asstr()[()], dtype="str")
-    return pd.Series(ds[()])
-
-
-def unpack_mask(ds: h5py.Dataset) -> np.ndarray:
-    """Undo np.packbits: the stored shape says how many trailing pad bits to drop."""
-    shape = tuple(int(s) for s in ds.attrs[MASK_SHAPE_ATTR])
-    bits = np.unpackbits(ds[()], count=math.prod(shape))
-    return bits.view(bool).reshape(shape)
+def read_table(path: str | os.PathLike, table: Table) -> pd.DataFrame:
+    view = open_view(path)
+    names = view.column_names(table)
+    return frame(view.read(table, names)[0], names)
 
 
 def runs_frame(path: str | os.PathLike) -> pd.DataFrame:
     """One row per run."""
-    with open_store(path) as f:
-        return read_table(f, RUNS)
+    return read_table(path, RUNS)
 
 
 def levels_frame(path: str | os.PathLike) -> pd.DataFrame:
     """One row per (run, level)."""
-    with open_store(path) as f:
-        return read_table(f, LEVELS)
+    return read_table(path, LEVELS)
 
 
 def curves_frame(path: str | os.PathLike) -> pd.DataFrame:
     """One row per evaluation during training."""
-    with open_store(path) as f:
-        return read_table(f, CURVES)
+    return read_table(path, CURVES)
 
 
-def features_frame(path: str | os.PathLike, long: bool = False) -> pd.DataFrame:
+def renamed() -> dict[str, str]:
+    """Old feature name -> current name (imported only when a name is not found)."""
+    from pipeline import features
+
+    return dict(getattr(features, "RENAMED", {}))
+
+
+def stored_feature(name: str, available: Collection[str]) -> str | None:
+    """The column that answers a query for feature `name`: itself, or its old or new name
+    when the store was written before or after a rename (`pipeline.features.RENAMED`)."""
+    if name in available:
+        return name
+    for old, new in renamed().items():
+        if name == old and new in available:
+            return new
+        if name == new and old in available:
+            return old
+    return None
+
+
+def resolved_features(
+    view: StoreView, columns: list[str] | None = None, keys: pd.MultiIndex | None = None
+) -> pd.DataFrame:
+    """The feature table as the writes left it (see schema: the log resolved), restricted to
+    feature `columns` and to the (run_id, level) pairs in `keys` when given."""
+    names = view.feature_names if columns is None else list(columns)
+    cols, writes = view.read(FEATURES, [*FEATURES.columns, *names])
+    table = frame(cols, [*FEATURES.columns, *names])
+    if keys is not None:
+        import pandas as pd
+
+        keep = pd.MultiIndex.from_arrays([table["run_id"], table["level"]]).isin(keys)
+        table, writes = table[keep].reset_index(drop=True), writes[keep]
+    if view.overrides:
+        table = _resolve(table, writes, view.entries)
+    return table
+
+
+def _resolve(table: pd.DataFrame, writes: np.ndarray, entries: list[dict]) -> pd.DataFrame:
+    """Apply the writes in order: a cell keeps its first value, except in a write's `replace`
+    columns, which replace every earlier value of each (run, level) the write brings them for."""
+    import pandas as pd
+
+    key = list(FEATURES.key)
+    by_write: dict[int, tuple[set[str], set[str]]] = {}
+    for e in entries:
+        replace, present = by_write.setdefault(e["write"], (set(), set()))
+        replace.update(e.get("replace", ()))
+        present.update(e["features"])
+    table = table.copy()
+    pair = pd.MultiIndex.from_arrays([table["run_id"], table["level"]])
+    starts: dict[str, list[pd.Series]] = {}
+    for w, (replace, present) in sorted(by_write.items()):
+        columns = sorted(replace & present & set(table.columns))
+        if not columns:
+            continue
+        rows = (writes == w) & table[columns].notna().any(axis=1).to_numpy()
+        touched = pair[rows].unique()
+        for c in columns:
+            starts.setdefault(c, []).append(pd.Series(w, index=touched))
+    for c, series in starts.items():
+        start = pd.concat(series).groupby(level=[0, 1]).max()
+        first = start.reindex(pair).to_numpy()
+        table.loc[writes < np.nan_to_num(first, nan=-1), c] = np.nan
+    merged = table.groupby(key, sort=False).first().reset_index()
+    return merged.astype({c: "float64" for c in merged.columns[len(key) :]})
+
+
+def features_frame(
+    path: str | os.PathLike, long: bool = False, features: Collection[str] | None = None
+) -> pd.DataFrame:
     """Features wide (one row per (run, level, layer), one column per feature) or long.
 
+    `features` restricts the columns (a renamed feature answers under the name asked for).
     The long form has columns run_id, level, layer, feature, value and omits NaN cells, since
     NaN means the feature does not apply to (or was not computed for) that row.
     """
-    with open_store(path) as f:
-        wide = read_table(f, FEATURES)
+    view = open_view(path)
+    if features is None:
+        wide = resolved_features(view)
+    else:
+        stored = {n: stored_feature(n, view.feature_names) for n in features}
+        missing = [n for n, s in stored.items() if s is None]
+        if missing:
+            raise KeyError(f"unknown feature(s) {', '.join(missing)}")
+        wide = resolved_features(view, sorted(set(stored.values())))
+        wide = wide[[*FEATURES.columns, *stored.values()]]
+        wide.columns = [*FEATURES.columns, *stored]
     if not long:
         return wide
     key = list(FEATURES.key)
@@ -117,52 +372,63 @@ def features_frame(path: str | os.PathLike, long: bool = False) -> pd.DataFrame:
 
 def read_masks(path: str | os.PathLike, run_id: str, level: int) -> dict[str, np.ndarray]:
     """A level's masks as bool arrays of their original shapes, in the order they were written."""
-    with open_store(path) as f:
-        name = mask_group(run_id, level)
-        if name not in f:
-            raise KeyError(f"no masks for run {run_id!r} level {level}")
-        return {layer: unpack_mask(ds) for layer, ds in f[name].items()}
+    return open_view(path).masks(run_id, level)
+
+
+def store_keys(path: str | os.PathLike) -> tuple[set[str], set[tuple[str, int]]]:
+    """Run ids and (run_id, level) pairs already stored, so a reducer can skip them."""
+    if not Path(path).exists():
+        return set(), set()
+    view = open_view(path)
+    runs, _ = view.read(RUNS, ["run_id"])
+    levels, _ = view.read(LEVELS, ["run_id", "level"])
+    return set(runs["run_id"]), set(zip(levels["run_id"], levels["level"].tolist(), strict=True))
 
 
 def summary(path: str | os.PathLike) -> dict[str, Any]:
-    """What the store holds: counts, names, size and provenance (cheap: no mask is unpacked)."""
-    with open_store(path) as f:
-        runs = read_table(f, RUNS)
-        levels = read_table(f, LEVELS)
-        features = read_table(f, FEATURES)
-        n_curves = len(f[CURVES.group][CURVES.key[0]])
-        n_masks, mask_bits, mask_true = 0, 0, 0
-        layers = set(features["layer"]) - {NETWORK_LAYER}
-        for run in f[MASKS_GROUP].values():
-            for level in run.values():
-                for layer, ds in level.items():
-                    n_masks += 1
-                    layers.add(layer)
-                    mask_bits += math.prod(int(s) for s in ds.attrs[MASK_SHAPE_ATTR])
-                    mask_true += int(ds.attrs[MASK_COUNT_ATTR])
-        attrs = {k: _attr(f.attrs.get(k)) for k in (ATTR_CREATED, ATTR_UPDATED, *PROVENANCE_KEYS)}
-        version = int(f.attrs[ATTR_SCHEMA_VERSION])
-    feature_names = [c for c in features.columns if c not in FEATURES.columns]
+    """What the store holds, from the shards' manifest entries (no table or mask is read)."""
+    view = open_view(path)
+    totals: dict[str, int] = {}
+    features: dict[str, list[int]] = {}
+    layers: set[str] = set()
+    for e in view.entries:
+        stats = e["stats"]
+        for k, v in stats.items():
+            if isinstance(v, int):
+                totals[k] = totals.get(k, 0) + v
+        layers.update(stats["layers"])
+        for name, counts in stats["features"].items():
+            old = features.setdefault(name, [0, 0, 0])
+            features[name] = [a + b for a, b in zip(old, counts, strict=True)]
+    size = view.path.stat().st_size + sum(
+        f.stat().st_size for f in set(view.files) if f != view.path
+    )
     return {
         "path": str(path),
-        "file_size": Path(path).stat().st_size,
-        "schema_version": version,
-        "created": attrs.pop(ATTR_CREATED),
-        "updated": attrs.pop(ATTR_UPDATED),
-        "provenance": attrs,
-        "runs": len(runs),
-        "levels": len(levels),
-        "curve_points": n_curves,
-        "masks": n_masks,
-        "mask_weights": mask_bits,
-        "mask_kept": mask_true,
-        "layers": len(layers),
-        "layer_names": sorted(layers),
-        "feature_rows": len(features),
-        "features": len(feature_names),
-        "feature_names": feature_names,
+        "file_size": size,
+        "shards": len(view.entries),
+        "schema_version": SCHEMA_VERSION,
+        "created": view.attrs.get(ATTR_CREATED),
+        "updated": view.attrs.get(ATTR_UPDATED),
+        "provenance": {k: view.attrs.get(k) for k in PROVENANCE_KEYS},
+        "runs": totals.get("runs", 0),
+        "levels": totals.get("levels", 0),
+        "curve_points": totals.get("curves", 0),
+        "masks": totals.get("masks", 0),
+        "mask_weights": totals.get("mask_weights", 0),
+        "mask_kept": totals.get("mask_kept", 0),
+        "layers": len(layers - {NETWORK_LAYER}),
+        "layer_names": sorted(layers - {NETWORK_LAYER}),
+        "feature_rows": totals.get("feature_rows", 0),
+        "features": len(features),
+        "feature_names": sorted(features),
+        "feature_counts": {n: tuple(features[n]) for n in sorted(features)},
     }
 
 
-def _attr(value: Any) -> str | None:
-    return value.decode() if isinstance(value, bytes) else (None if value is None else str(value))
+def _attr(value: Any) -> Any:
+    if isinstance(value, bytes):
+        return value.decode()
+    if isinstance(value, np.generic):
+        return value.item()
+    return value

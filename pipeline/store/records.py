@@ -9,7 +9,8 @@ import numpy as np
 
 @dataclass(frozen=True)
 class RunRecord:
-    """One run: what was trained and how (`config_yaml` is the resolved config)."""
+    """One run: what was trained and how (`config_yaml` is the resolved config; runs with the
+    same `seed_group` differ only by seed)."""
 
     run_id: str
     model: str
@@ -20,6 +21,7 @@ class RunRecord:
     fraction: float
     rewind: str
     config_yaml: str
+    seed_group: str = ""
 
 
 @dataclass(frozen=True)

@@ -1,18 +1,50 @@
-"""Schema v1 of the HDF5 feature store: the one place that names its groups, columns and attrs.
+"""Schema v2 of the HDF5 feature store: the one place that names its files, groups and columns.
 
-Tables are groups of equal-length 1-D datasets (one per column), so plain h5py, pandas (via
-`pipeline.store.reader`) and `xarray.open_dataset(path, engine="h5netcdf", phony_dims="sort",
-group=...)` all read them without PyTables or plugins. Strings are variable-length UTF-8.
+A store at `store.h5` is an *index* file plus immutable *shard* files in `store.h5.shards/`:
+
+    store.h5                      index: attrs, /shards (JSON manifest), and every table column
+                                  and mask array as an HDF5 virtual dataset over the shards
+    store.h5.shards/w<N>-<part>-<token>.h5
+                                  one shard per reducer rank per write (write N), never modified
+    store.h5.lock                 writers' advisory lock (fcntl.flock; freed when a holder dies)
+
+A write adds its rows and masks to new shard files (temp name, fsync, rename into the shard
+directory), then replaces the index atomically (temp file, fsync, rename). A kill at any
+instant leaves the old index, which names only complete shards (the new ones are orphans,
+deleted by the next writer), or the new one: the store holds the state before or after the
+write. Its cost is its own data plus an index of (shards x columns) virtual mappings, never
+a copy of stored data. `compact` merges everything into one self-contained file (a store
+with a single shard: the file itself), for archiving or copying off a cluster.
+
+Every file, index or shard, has the same groups, read by plain h5py and by
+`xarray.open_dataset(path, engine="h5netcdf", phony_dims="sort", group=...)`:
+
+- Tables are groups of equal-length 1-D column datasets: /runs, /levels, /curves, /features,
+  /mask_index. Strings are variable-length UTF-8.
+- /masks/<shape> (e.g. `300x784`): one 2-D uint8 array per mask shape, a row per mask,
+  np.packbits of the C-order flattened bool mask. /mask_index maps (run_id, level, layer) to
+  its `shape` and `row` (the row in the store's concatenated /masks/<shape>) and its `count`
+  of True entries.
+- /features is the write log: a (run_id, level, layer) row appears again when a later write
+  fills its empty cells or replaces its group statistics (across-seed means, the shard's
+  `replace` columns). `features_frame` resolves the log as the writes did: the first value
+  wins, except that a write bringing `replace` values for a (run, level) replaces them whole.
+  A compacted store holds the resolved table.
+
+Within one write, rows are ordered by run_id when read (the ranks' shards interleave), so a
+store reduced with any number of ranks reads the same.
 """
 
 from __future__ import annotations
 
+import secrets
 from dataclasses import dataclass
 
 import h5py
 import numpy as np
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+READABLE_VERSIONS = (SCHEMA_VERSION,)  # v1 stores are converted by `lth store upgrade`
 
 STR = h5py.string_dtype()  # variable-length UTF-8; xarray/h5netcdf reads it as a unicode array
 INT = np.dtype("int64")
@@ -40,6 +72,9 @@ RUNS = Table(
         "fraction": FLOAT,
         "rewind": STR,
         "config_yaml": STR,
+        # Identity of the config with the seed left out: runs sharing it are seed siblings.
+        # Lets the reducer plan from this column instead of parsing every stored config.
+        "seed_group": STR,
     },
     key=("run_id",),
 )
@@ -82,18 +117,28 @@ FEATURES = Table(
 FEATURE_DTYPE = FLOAT
 NETWORK_LAYER = "*"  # layer value of the network-level feature rows
 
-TABLES = (RUNS, LEVELS, CURVES, FEATURES)
+MASK_INDEX = Table(
+    "mask_index",
+    {
+        "run_id": STR,
+        "level": INT,
+        "layer": STR,
+        "shape": STR,  # name of the /masks array: the mask's shape, e.g. "300x784"
+        "row": INT,  # row in the store's /masks/<shape>
+        "count": INT,  # number of True entries
+    },
+    key=("run_id", "level", "layer"),
+)
 
-# /masks/<run_id>/level_<L>/<layer>: uint8 np.packbits of the C-order flattened bool mask.
+TABLES = (RUNS, LEVELS, CURVES, FEATURES, MASK_INDEX)
+
 MASKS_GROUP = "masks"
-LEVEL_PREFIX = "level_"
-MASK_SHAPE_ATTR = "shape"  # int64 array, the mask's shape
-MASK_COUNT_ATTR = "count"  # int64, number of True entries
-MASK_CHUNK_BYTES = 1 << 18
+MASK_CHUNK_BYTES = 1 << 17  # a mask read decompresses at most about this much per layer
 
 # gzip ships with every HDF5 build, so no reader needs a filter plugin.
 COMPRESSION = "gzip"
 COMPRESSION_LEVEL = 4
+TABLE_CHUNK_ROWS = 1 << 14
 
 # File attrs. `created` is kept from the first write; `updated` and the provenance keys
 # describe the latest write.
@@ -103,14 +148,45 @@ ATTR_UPDATED = "updated"
 PROVENANCE_KEYS = ("package_version", "git_revision")
 UNKNOWN = "unknown"
 
+# The index's manifest: a scalar JSON string dataset listing its shards in write order. A
+# shard file describes itself in the ATTR_SHARD attr (the same JSON entry); a file without
+# /shards is a one-shard store (a compacted store).
+SHARDS_DATASET = "shards"
+ATTR_SHARD = "shard"
+SELF = "."  # the manifest's file name of a shard that is the store file itself
+SHARD_DIR_SUFFIX = ".shards"
+LOCK_SUFFIX = ".lock"
+SHARD_SUFFIX = ".h5"
+TEMP_PREFIX = ".tmp-"  # a file being written; renamed without the prefix when complete
 
-def mask_group(run_id: str, level: int) -> str:
-    """Path of the group holding one (run, level)'s masks, one dataset per layer."""
-    return f"{MASKS_GROUP}/{run_id}/{LEVEL_PREFIX}{level}"
+# Files are never modified in place (writers add new files and rename a new index over the
+# old one), so HDF5's file locks guard nothing here; "best-effort" keeps them where they work
+# and does not fail on Lustre/NFS mounts without flock.
+LOCKING = "best-effort"
+
+
+def shard_name(write: int, part: str) -> str:
+    """A new shard's file name: write number, writer (rank) and a token against reuse."""
+    return f"w{write:06d}-{part}-{secrets.token_hex(4)}{SHARD_SUFFIX}"
+
+
+def shape_key(shape: tuple[int, ...]) -> str:
+    """Name of the /masks array for masks of `shape`."""
+    return "x".join(str(int(s)) for s in shape) or "scalar"
+
+
+def key_shape(key: str) -> tuple[int, ...]:
+    return () if key == "scalar" else tuple(int(s) for s in key.split("x"))
+
+
+def packed_width(shape: tuple[int, ...]) -> int:
+    """Bytes of one packed mask (at least 1, so empty masks still have a row)."""
+    size = int(np.prod(shape, dtype=np.int64))
+    return max(1, -(-size // 8))
 
 
 def check_name(name: str, what: str) -> str:
-    """Reject names HDF5 would split into a path (run ids, layers and features are link names)."""
+    """Reject names HDF5 would split into a path (layers and features name datasets)."""
     if not isinstance(name, str) or not name or "/" in name or name in (".", ".."):
         raise ValueError(f"invalid {what} name {name!r}: must be a non-empty str without '/'")
     return name

@@ -1,58 +1,50 @@
-"""Incremental, atomic writes of the feature store.
+"""Incremental, crash-safe writes: each write adds one shard (per writer) and a new index.
 
-Every write builds a complete new file next to the old one (old tables merged with the new rows,
-old masks copied chunk-for-chunk with H5Ocopy), fsyncs it and os.replace()s it over the old path,
-so a crash or kill at any point leaves the previous store intact. Rows already present win: a run,
-(run, level), curve point or mask already stored is never rewritten, and feature values only fill
-cells that are still NaN, except the `replace` columns (group statistics such as across-seed
-means), which a write that brings them for a (run, level) replaces as a whole. One writer at
-a time (the reducer's root rank): a write starts by deleting temp files left by earlier
-writers, so a concurrent writer fails on its rename.
+Rows already present win: a run, (run, level), curve point or mask already stored is never
+written again, and feature values only fill cells that are still NaN, except the `replace`
+columns (group statistics such as across-seed means), which a write that brings them for a
+(run, level) replaces as a whole (see `schema`: the feature log). Writers take the store's
+lock (`lock.StoreLock`) for the whole write, so two writers never interleave.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import astuple, dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
-import h5py
 import numpy as np
 import pandas as pd
 
-from .reader import LOCKING, open_store, read_table
+from .index import commit, next_write, remove_orphans, shard_dir
+from .lock import DEFAULT_TIMEOUT, StoreLock
+from .reader import StoreView, open_view, resolved_features
 from .records import CurvePoint, LevelPayload, LevelRecord, RunRecord
 from .schema import (
     ATTR_CREATED,
-    ATTR_SCHEMA_VERSION,
     ATTR_UPDATED,
-    COMPRESSION,
-    COMPRESSION_LEVEL,
     CURVES,
     FEATURE_DTYPE,
     FEATURES,
     INT,
-    LEVEL_PREFIX,
     LEVELS,
-    MASK_CHUNK_BYTES,
-    MASK_COUNT_ATTR,
-    MASK_SHAPE_ATTR,
-    MASKS_GROUP,
+    MASK_INDEX,
+    NETWORK_LAYER,
     PROVENANCE_KEYS,
     RUNS,
-    SCHEMA_VERSION,
     STR,
     TABLES,
     UNKNOWN,
     Table,
     check_name,
-    mask_group,
+    key_shape,
+    shard_name,
 )
+from .shard import ShardWriter, to_array
 
-MaskKey = tuple[str, int, str]
-GZIP = {"compression": COMPRESSION, "compression_opts": COMPRESSION_LEVEL}  # empty: unchunked
+Pair = tuple[str, int]
 
 
 @dataclass(frozen=True)
@@ -67,147 +59,35 @@ class Added:
     feature_cells: int
     replaced_cells: int = 0  # stored values of `replace` columns that changed
 
-
-def store_keys(path: str | os.PathLike) -> tuple[set[str], set[tuple[str, int]]]:
-    """Run ids and (run_id, level) pairs already stored, so a reducer can skip them."""
-    if not Path(path).exists():
-        return set(), set()
-    with open_store(path) as f:
-        levels = read_table(f, LEVELS)
-        run_ids = set(read_table(f, RUNS)["run_id"])
-    return run_ids, {(r, int(lv)) for r, lv in zip(levels["run_id"], levels["level"], strict=True)}
+    def __add__(self, other: Added) -> Added:
+        return Added(*(a + b for a, b in zip(astuple(self), astuple(other), strict=True)))
 
 
-def write_store(
-    path: str | os.PathLike,
-    runs: Iterable[RunRecord],
-    levels: Iterable[LevelRecord],
-    curves: Iterable[CurvePoint],
-    payloads: Iterable[LevelPayload],
-    provenance: Mapping[str, str],
-    replace: Collection[str] = (),
-) -> Added:
-    """Add what is not yet in the store at `path` (created if absent) and return the counts.
-
-    `provenance` may hold `package_version` and `git_revision` (missing ones are "unknown").
-    Features named in `replace` are group statistics: a new value overwrites a stored one.
-    Every level, curve point and payload must belong to a run / (run, level) that is either
-    already stored or given in the same call. Nothing is written if any input is invalid.
-    """
-    path = Path(path)
-    attrs = _provenance(provenance)
-    payloads = _checked_payloads(payloads)
-    new = {
-        RUNS: _frame(RUNS, runs),
-        LEVELS: _frame(LEVELS, levels),
-        CURVES: _frame(CURVES, curves),
-        FEATURES: _feature_frame(payloads),
-    }
-    _remove_stale_temps(path)
-    exists = path.exists()
-    old, created, present = _read_existing(path, payloads) if exists else (_empty(), None, set())
-    merged = {t: _merge_rows(old[t], new[t], t.key) for t in (RUNS, LEVELS, CURVES)}
-    merged[FEATURES] = _merge_features(old[FEATURES], new[FEATURES], replace)
-    masks = _new_masks(payloads, present)
-    mask_keys = pd.DataFrame(list(masks), columns=["run_id", "level", "layer"])
-    _check_parents(new[LEVELS], merged[RUNS], RUNS.key, "level")
-    for child, what in (
-        (new[CURVES], "curve point"),
-        (new[FEATURES], "feature row"),
-        (mask_keys, "mask"),
-    ):
-        _check_parents(child, merged[LEVELS], LEVELS.key, what)
-
-    added = _count(old, merged, len(masks))
-    if exists and not any(astuple(added)):
-        return added
-    now = datetime.now(timezone.utc).isoformat(timespec="seconds")
-    attrs = {
-        ATTR_SCHEMA_VERSION: np.int64(SCHEMA_VERSION),
-        ATTR_CREATED: created or now,
-        ATTR_UPDATED: now,
-        **attrs,
-    }
-    _replace_atomically(path, lambda f: _fill(f, attrs, merged, path if exists else None, masks))
-    return added
+NOTHING = Added(0, 0, 0, 0, 0, 0, 0)
 
 
-def _fill(
-    f: h5py.File,
-    attrs: dict,
-    tables: dict[Table, pd.DataFrame],
-    old_path: Path | None,
-    masks: dict[MaskKey, np.ndarray],
-) -> None:
-    """Write a whole store: attrs, tables, the old file's masks (raw chunk copy), new masks."""
-    f.attrs.update(attrs)
-    for table in TABLES:
-        _write_table(f, table, tables[table])
-    if old_path is None:
-        f.create_group(MASKS_GROUP)
-    else:
-        with h5py.File(old_path, "r", locking=LOCKING) as src:
-            src.copy(src[MASKS_GROUP], f, name=MASKS_GROUP)
-    for (run_id, level, layer), mask in masks.items():
-        _write_mask(_level_group(f, run_id, level), layer, mask)
-
-
-def _count(old: dict[Table, pd.DataFrame], merged: dict[Table, pd.DataFrame], masks: int) -> Added:
-    def cells(features: pd.DataFrame) -> int:
-        return int(features.iloc[:, len(FEATURES.key) :].notna().to_numpy().sum())
-
-    key = list(FEATURES.key)
-    before = old[FEATURES].set_index(key)
-    after = merged[FEATURES].set_index(key).reindex(index=before.index, columns=before.columns)
-    replaced = int((before.notna() & (after != before)).to_numpy().sum())
-    rows = {t: len(merged[t]) - len(old[t]) for t in TABLES}
-    return Added(
-        runs=rows[RUNS],
-        levels=rows[LEVELS],
-        curves=rows[CURVES],
-        masks=masks,
-        feature_rows=rows[FEATURES],
-        feature_cells=cells(merged[FEATURES]) - cells(old[FEATURES]),
-        replaced_cells=replaced,
-    )
-
-
-def _provenance(provenance: Mapping[str, str]) -> dict[str, str]:
+def provenance_attrs(provenance: Mapping[str, str], view: StoreView | None) -> dict[str, str]:
+    """File attrs of a write: provenance (missing keys "unknown"), `created` kept, `updated`."""
     unknown = set(provenance) - set(PROVENANCE_KEYS)
     if unknown:
         raise ValueError(f"unknown provenance keys {sorted(unknown)}; allowed {PROVENANCE_KEYS}")
-    return {k: str(provenance.get(k, UNKNOWN)) for k in PROVENANCE_KEYS}
+    now = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    created = view.attrs.get(ATTR_CREATED) if view is not None else None
+    return {
+        ATTR_CREATED: created or now,
+        ATTR_UPDATED: now,
+        **{k: str(provenance.get(k, UNKNOWN)) for k in PROVENANCE_KEYS},
+    }
 
 
-def _to_array(values: Sequence | pd.Series, dtype: np.dtype, name: str) -> np.ndarray:
-    """Coerce a column to its schema dtype, refusing lossy conversions (None ids, 2.5 levels)."""
-    arr = np.asarray(values, dtype=object)
-    if dtype == STR:
-        bad = [v for v in arr if not isinstance(v, str)]
-        if bad:
-            raise TypeError(f"column {name!r} needs str values, got {bad[0]!r}")
-        return arr
-    try:
-        out = arr.astype(dtype)
-    except (TypeError, ValueError) as err:
-        raise TypeError(f"column {name!r} needs {dtype} values") from err
-    if dtype.kind == "i" and not np.array_equal(out, arr.astype(np.float64)):
-        raise TypeError(f"column {name!r} needs integer values")
-    return out
-
-
-def _frame(table: Table, records: Iterable) -> pd.DataFrame:
+def records_frame(table: Table, records: Iterable) -> pd.DataFrame:
     records = list(records)
     return pd.DataFrame(
-        {c: _to_array([getattr(r, c) for r in records], dt, c) for c, dt in table.columns.items()}
+        {c: to_array([getattr(r, c) for r in records], dt, c) for c, dt in table.columns.items()}
     )
 
 
-def _empty() -> dict[Table, pd.DataFrame]:
-    return {t: _frame(t, []) for t in TABLES}
-
-
-def _feature_frame(payloads: list[LevelPayload]) -> pd.DataFrame:
+def feature_frame(payloads: Iterable[LevelPayload]) -> pd.DataFrame:
     """Payload feature triples as a wide frame keyed like /features (first value wins)."""
     key = list(FEATURES.key)
     long = pd.DataFrame(
@@ -226,54 +106,17 @@ def _feature_frame(payloads: list[LevelPayload]) -> pd.DataFrame:
     return wide.reindex(order).reset_index().rename_axis(columns=None)
 
 
-def _read_existing(
-    path: Path, payloads: list[LevelPayload]
-) -> tuple[dict[Table, pd.DataFrame], str | None, set[MaskKey]]:
-    """Old tables, creation time, and which of the payloads' masks the store already holds."""
-    with open_store(path) as f:
-        tables = {t: read_table(f, t) for t in TABLES}
-        created = f.attrs.get(ATTR_CREATED)
-        present = {
-            (p.run_id, int(p.level), layer)
-            for p in payloads
-            for layer in p.masks
-            if f"{mask_group(p.run_id, p.level)}/{layer}" in f
-        }
-    return tables, created, present
-
-
-def _merge_rows(old: pd.DataFrame, new: pd.DataFrame, key: tuple[str, ...]) -> pd.DataFrame:
-    """Old rows, then new rows whose key is neither stored nor repeated earlier in `new`."""
-    new = new.drop_duplicates(list(key))
-    if old.empty:
-        return new.reset_index(drop=True)
-    stored = pd.MultiIndex.from_frame(old[list(key)])
-    new = new[~pd.MultiIndex.from_frame(new[list(key)]).isin(stored)]
-    return pd.concat([old, new], ignore_index=True) if len(new) else old
-
-
-def _check_parents(
-    child: pd.DataFrame, parent: pd.DataFrame, key: tuple[str, ...], what: str
-) -> None:
-    parents = set(parent[list(key)].itertuples(index=False, name=None))
-    for row in child[list(key)].drop_duplicates().itertuples(index=False, name=None):
-        if row not in parents:
-            raise ValueError(f"{what} for {row} has no stored or new parent row {key}")
-
-
-def _merge_features(
+def merge_features(
     old: pd.DataFrame, new: pd.DataFrame, replace: Collection[str] = ()
 ) -> pd.DataFrame:
     """Union of rows and feature columns; new values fill only cells that are still NaN,
-    except in the `replace` columns, where a new non-NaN value wins.
-
-    `first()` takes each column's first non-NaN value per key, and old rows come first.
-    """
+    except in the `replace` columns, where a new non-NaN value wins and clears the other
+    old values of its (run, level). `first()` takes each column's first non-NaN value."""
     key = list(FEATURES.key)
     both = pd.concat([old, new], ignore_index=True)
     merged = both.groupby(key, sort=False).first()
     columns = [c for c in replace if c in new.columns]
-    if columns:  # clear every layer's old values of each (run, level) that brings new ones
+    if columns:
         fresh = new.dropna(how="all", subset=columns)
         touched = pd.MultiIndex.from_frame(fresh[["run_id", "level"]]).unique()
         merged.loc[merged.index.droplevel("layer").isin(touched), columns] = np.nan
@@ -282,11 +125,212 @@ def _merge_features(
     return merged.astype({c: FEATURE_DTYPE for c in merged.columns[len(key) :]})
 
 
-def _checked_payloads(payloads: Iterable[LevelPayload]) -> list[LevelPayload]:
-    """Payload keys and masks become HDF5 names and packed bits: check them up front."""
+@dataclass(frozen=True)
+class FeatureChange:
+    rows: int
+    cells: int
+    replaced: int
+    overrides: bool  # the write brings rows for (run, level)s whose features are stored
+    counts: dict[str, list[int]]  # feature -> change of [values, network rows, layer rows]
+
+
+def feature_change(
+    view: StoreView | None,
+    new: pd.DataFrame,
+    stored_levels: set[Pair],
+    replace: Collection[str] = (),
+) -> FeatureChange:
+    """What adding the feature rows `new` changes, reading only the stored rows of the
+    (run, level)s it touches that are already stored."""
+    pairs = set(zip(new["run_id"], new["level"].tolist(), strict=True))
+    touched = pairs & stored_levels
+    if touched and view is not None:
+        names = [c for c in view.feature_names if c in new.columns or c in replace]
+        keys = pd.MultiIndex.from_tuples(sorted(touched))
+        before = resolved_features(view, names, keys)
+    else:
+        before = new.iloc[:0]
+    after = merge_features(before, new, replace)
+    key = list(FEATURES.key)
+    old = before.set_index(key)
+    aligned = after.set_index(key).reindex(index=old.index, columns=old.columns)
+    replaced = int((old.notna() & (aligned != old)).to_numpy().sum())
+    counts = {}
+    for name in after.columns[len(key) :]:
+        delta = _value_counts(after, name) - _value_counts(before, name)
+        if delta.any():
+            counts[name] = delta.tolist()
+    return FeatureChange(
+        rows=len(after) - len(before),
+        cells=_cells(after) - _cells(before),
+        replaced=replaced,
+        overrides=bool(touched) and len(before) > 0,
+        counts=counts,
+    )
+
+
+def _cells(features: pd.DataFrame) -> int:
+    return int(features.iloc[:, len(FEATURES.key) :].notna().to_numpy().sum())
+
+
+def _value_counts(features: pd.DataFrame, name: str) -> np.ndarray:
+    if name not in features.columns:
+        return np.zeros(3, np.int64)
+    has = features[name].notna().to_numpy()
+    network = (features["layer"] == NETWORK_LAYER).to_numpy()
+    return np.array([has.sum(), (has & network).sum(), (has & ~network).sum()], np.int64)
+
+
+def shard_stats(tables: Mapping[Table, pd.DataFrame], change: FeatureChange) -> dict:
+    """A shard's contribution to `summary`: counts it adds (feature counts as changes)."""
+    index = tables[MASK_INDEX]
+    weights = sum(int(np.prod(key_shape(s))) for s in index["shape"])
+    layers = set(index["layer"]) | set(tables[FEATURES]["layer"])
+    return {
+        "runs": len(tables[RUNS]),
+        "levels": len(tables[LEVELS]),
+        "curves": len(tables[CURVES]),
+        "masks": len(index),
+        "mask_weights": weights,
+        "mask_kept": int(index["count"].sum()),
+        "feature_rows": change.rows,
+        "layers": sorted(layers),
+        "features": change.counts,
+    }
+
+
+def write_store(
+    path: str | os.PathLike,
+    runs: Iterable[RunRecord],
+    levels: Iterable[LevelRecord],
+    curves: Iterable[CurvePoint],
+    payloads: Iterable[LevelPayload],
+    provenance: Mapping[str, str],
+    replace: Collection[str] = (),
+    lock_timeout: float = DEFAULT_TIMEOUT,
+) -> Added:
+    """Add what is not yet in the store at `path` (created if absent) and return the counts.
+
+    `provenance` may hold `package_version` and `git_revision` (missing ones are "unknown").
+    Features named in `replace` are group statistics: a new value overwrites a stored one.
+    Every level, curve point and payload must belong to a run / (run, level) that is either
+    already stored or given in the same call. Nothing is written if any input is invalid.
+    """
+    path = Path(path)
+    payloads = checked_payloads(payloads)
+    new = {
+        RUNS: records_frame(RUNS, runs),
+        LEVELS: records_frame(LEVELS, levels),
+        CURVES: records_frame(CURVES, curves),
+        FEATURES: feature_frame(payloads),
+    }
+    with StoreLock(path, lock_timeout):
+        view = open_view(path) if path.exists() else None
+        attrs = provenance_attrs(provenance, view)
+        entries = view.entries if view is not None else []
+        remove_orphans(path, entries)
+        stored = _stored_keys(view, new, payloads)
+        tables = {t: _merge_rows(stored[t], new[t], t.key) for t in (RUNS, LEVELS, CURVES)}
+        masks = _new_masks(payloads, stored[MASK_INDEX])
+        _check_parents(tables[LEVELS], stored[RUNS], tables[RUNS], RUNS.key, "level")
+        mask_keys = pd.DataFrame([k for k, _ in masks], columns=["run_id", "level", "layer"])
+        for child, what in (
+            (tables[CURVES], "curve point"),
+            (new[FEATURES], "feature row"),
+            (mask_keys, "mask"),
+        ):
+            _check_parents(child, stored[LEVELS], tables[LEVELS], LEVELS.key, what)
+        stored_levels = set(stored[LEVELS].itertuples(index=False, name=None))
+        change = feature_change(view, new[FEATURES], stored_levels, replace)
+        added = Added(
+            runs=len(tables[RUNS]),
+            levels=len(tables[LEVELS]),
+            curves=len(tables[CURVES]),
+            masks=len(masks),
+            feature_rows=change.rows,
+            feature_cells=change.cells,
+            replaced_cells=change.replaced,
+        )
+        if view is not None and added == NOTHING:
+            return added
+        write = next_write(entries)
+        shard = ShardWriter(shard_dir(path) / shard_name(write, "p0"), write)
+        try:
+            for (run_id, level, layer), mask in masks:
+                shard.add_mask(run_id, level, layer, mask)
+            tables[FEATURES] = new[FEATURES]
+            entry = shard.finish(
+                tables,
+                view.mask_rows if view is not None else {},
+                {
+                    "replace": sorted(set(replace) & set(new[FEATURES].columns)),
+                    "overrides": change.overrides,
+                },
+                lambda frames: shard_stats(frames, change),
+            )
+        except BaseException:
+            shard.discard()
+            raise
+        commit(path, entries, [entry], attrs)
+    return added
+
+
+def _stored_keys(
+    view: StoreView | None, new: Mapping[Table, pd.DataFrame], payloads: list[LevelPayload]
+) -> dict[Table, pd.DataFrame]:
+    """Key columns of the stored rows the new rows could repeat (curve points and masks only
+    of the (run, level)s this write touches that are stored)."""
+    if view is None:
+        return {t: pd.DataFrame(columns=list(t.key)) for t in TABLES}
+    runs, _ = view.read(RUNS, RUNS.key)
+    levels, _ = view.read(LEVELS, LEVELS.key)
+    out = {
+        RUNS: pd.DataFrame(runs),
+        LEVELS: pd.DataFrame(levels),
+    }
+    stored = pd.MultiIndex.from_frame(out[LEVELS]) if len(out[LEVELS]) else None
+    for table, pairs in (
+        (CURVES, new[CURVES][["run_id", "level"]]),
+        (MASK_INDEX, pd.DataFrame([(p.run_id, p.level) for p in payloads if p.masks])),
+    ):
+        touched = (
+            stored is not None
+            and len(pairs) > 0
+            and bool(pd.MultiIndex.from_frame(pairs).isin(stored).any())
+        )
+        cols = view.read(table, table.key)[0] if touched else {k: [] for k in table.key}
+        out[table] = pd.DataFrame(cols, columns=list(table.key))
+    return out
+
+
+def _merge_rows(stored: pd.DataFrame, new: pd.DataFrame, key: tuple[str, ...]) -> pd.DataFrame:
+    """New rows whose key is neither stored nor repeated earlier in `new`."""
+    new = new.drop_duplicates(list(key))
+    if stored.empty or new.empty:
+        return new.reset_index(drop=True)
+    seen = pd.MultiIndex.from_frame(stored[list(key)].astype({k: new[k].dtype for k in key}))
+    return new[~pd.MultiIndex.from_frame(new[list(key)]).isin(seen)].reset_index(drop=True)
+
+
+def _check_parents(
+    child: pd.DataFrame,
+    stored: pd.DataFrame,
+    added: pd.DataFrame,
+    key: tuple[str, ...],
+    what: str,
+) -> None:
+    parents = set(stored[list(key)].itertuples(index=False, name=None))
+    parents |= set(added[list(key)].itertuples(index=False, name=None))
+    for row in child[list(key)].drop_duplicates().itertuples(index=False, name=None):
+        if row not in parents:
+            raise ValueError(f"{what} for {row} has no stored or new parent row {key}")
+
+
+def checked_payloads(payloads: Iterable[LevelPayload]) -> list[LevelPayload]:
+    """Payload keys and masks become table rows and packed bits: check them up front."""
     payloads = list(payloads)
-    _to_array([p.run_id for p in payloads], STR, "payload run_id")
-    _to_array([p.level for p in payloads], INT, "payload level")
+    to_array([p.run_id for p in payloads], STR, "payload run_id")
+    to_array([p.level for p in payloads], INT, "payload level")
     for p in payloads:
         check_name(p.run_id, "run")
         for layer, mask in p.masks.items():
@@ -296,69 +340,15 @@ def _checked_payloads(payloads: Iterable[LevelPayload]) -> list[LevelPayload]:
     return payloads
 
 
-def _new_masks(payloads: list[LevelPayload], present: set[MaskKey]) -> dict[MaskKey, np.ndarray]:
+def _new_masks(
+    payloads: list[LevelPayload], stored: pd.DataFrame
+) -> list[tuple[tuple[str, int, str], np.ndarray]]:
     """The payloads' masks not yet stored, first one winning within the call."""
-    masks: dict[MaskKey, np.ndarray] = {}
+    present = set(zip(stored["run_id"], (int(v) for v in stored["level"]), stored["layer"]))
+    masks: dict[tuple[str, int, str], np.ndarray] = {}
     for p in payloads:
         for layer, mask in p.masks.items():
             key = (p.run_id, int(p.level), layer)
             if key not in present:
                 masks.setdefault(key, mask)
-    return masks
-
-
-def _write_table(f: h5py.File, table: Table, frame: pd.DataFrame) -> None:
-    group = f.create_group(table.group)
-    for name in frame.columns:
-        dtype = table.columns.get(name, FEATURE_DTYPE)
-        data = _to_array(frame[name], dtype, name)
-        group.create_dataset(name, data=data, dtype=dtype, **(GZIP if len(data) else {}))
-
-
-def _level_group(f: h5py.File, run_id: str, level: int) -> h5py.Group:
-    run = f[MASKS_GROUP].require_group(run_id)
-    name = f"{LEVEL_PREFIX}{level}"
-    # Creation order is tracked so read_masks returns layers in the order they were written.
-    return run[name] if name in run else run.create_group(name, track_order=True)
-
-
-def _write_mask(group: h5py.Group, layer: str, mask: np.ndarray) -> None:
-    packed = np.packbits(mask.reshape(-1))
-    opts = {"chunks": (min(packed.size, MASK_CHUNK_BYTES),), **GZIP} if packed.size else {}
-    ds = group.create_dataset(layer, data=packed, **opts)
-    ds.attrs[MASK_SHAPE_ATTR] = np.asarray(mask.shape, dtype=np.int64)
-    ds.attrs[MASK_COUNT_ATTR] = np.int64(np.count_nonzero(mask))
-
-
-def _temp_path(path: Path) -> Path:
-    return path.with_name(f".{path.name}.{os.getpid()}.tmp")
-
-
-def _remove_stale_temps(path: Path) -> None:
-    """Delete temp files of writers that died before their rename (they hold nothing new)."""
-    if not path.parent.is_dir():
-        return
-    prefix = f".{path.name}."
-    for entry in path.parent.iterdir():
-        if entry.name.startswith(prefix) and entry.name.endswith(".tmp"):
-            entry.unlink(missing_ok=True)
-
-
-def _replace_atomically(path: Path, fill: Callable[[h5py.File], None]) -> None:
-    """Write via `fill` into a temp file in the same directory, fsync, rename over `path`."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = _temp_path(path)
-    try:
-        with h5py.File(tmp, "w", locking=LOCKING) as f:
-            fill(f)
-        with open(tmp, "rb") as fh:
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    dir_fd = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(dir_fd)
-    finally:
-        os.close(dir_fd)
+    return list(masks.items())
