@@ -12,12 +12,14 @@ import pytest
 from sweep_helpers import dry_run, lth_cluster, run_dir, task
 
 from pipeline.errors import ConfigError
-from pipeline.io import load_json
+from pipeline.io import load_json, save_json
 from pipeline.launch.status import FAILED, sweep_state
+
+STALE_AFTER = 600  # s: cohort 1's paused task stays live for the whole first resume
 
 
 def test_resume_runs_only_what_is_unfinished_and_not_live(tmp_path, capsys):
-    paths, manifest = dry_run(tmp_path, "seed=0,1,2", "launcher.stale_after=5")
+    paths, manifest = dry_run(tmp_path, "seed=0,1,2", f"launcher.stale_after={STALE_AFTER}")
     # cohort 0 finished before; cohort 1 has a live task (paused); cohort 2 never ran
     assert task(paths, 0).wait(timeout=120) == 0
     finished = {p: p.stat().st_mtime_ns for p in run_dir(manifest, 0).rglob("*")}
@@ -35,9 +37,12 @@ def test_resume_runs_only_what_is_unfinished_and_not_live(tmp_path, capsys):
     assert load_json(status)["state"] == "running"
     assert {p: p.stat().st_mtime_ns for p in run_dir(manifest, 0).rglob("*")} == finished
 
-    live.kill()  # killed without a word: its status.json goes stale
+    live.kill()  # killed without a word: its status.json is never updated again
     live.wait(timeout=30)
-    time.sleep(max(0.0, load_json(status)["updated"] + 5.1 - time.time()))
+    # it goes stale launcher.stale_after seconds after its last update; rather than wait,
+    # the test moves that update back (a slow machine cannot make cohort 1 stale early)
+    last = load_json(status)
+    save_json(status, {**last, "updated": last["updated"] - STALE_AFTER - 1})
     assert lth_cluster("status", str(paths.dir)) == 1
     (lost,) = [r for r in sweep_state(paths).runs if r.state == FAILED]
     assert lost.cohort == 1 and lost.note.startswith("its task ended mid-level")
