@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from functools import lru_cache
-from pathlib import Path
 
 from pipeline.data.registry import DatasetSpec, register
 from pipeline.data.tensors import TensorDataset, standardized
@@ -21,15 +20,7 @@ def _generate(shuffle_seq: bool) -> TensorDataset:
     )
 
 
-def _load(_root: Path | None) -> TensorDataset:
-    return _generate(False)
-
-
-def _load_shuffled(_root: Path | None) -> TensorDataset:
-    return _generate(True)
-
-
-register(DatasetSpec("mnist1d", _load, 4000, 1000, (1, 40), 10))
+register(DatasetSpec("mnist1d", 4000, 1000, (1, 40), 10, generate=lambda: _generate(False)))
 # The same signals with the spatial positions permuted by one fixed permutation: the
 # control for the claim that tickets exploit local structure.
-register(DatasetSpec("mnist1d_shuffled", _load_shuffled, 4000, 1000, (1, 40), 10))
+register(DatasetSpec("mnist1d_shuffled", 4000, 1000, (1, 40), 10, generate=lambda: _generate(True)))

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import torch
 
 from pipeline.data.registry import DatasetSpec, register
@@ -19,10 +17,7 @@ def _make(shape: tuple[int, ...], train: int, test: int, classes: int) -> Tensor
 
 
 def _spec(name: str, shape: tuple[int, ...], train: int, test: int) -> DatasetSpec:
-    def loader(_root: Path | None) -> TensorDataset:
-        return _make(shape, train, test, 10)
-
-    return DatasetSpec(name, loader, train, test, shape, 10)
+    return DatasetSpec(name, train, test, shape, 10, generate=lambda: _make(shape, train, test, 10))
 
 
 register(_spec("synthetic_mnist", (1, 28, 28), 60000, 10000))

@@ -10,13 +10,14 @@ from pipeline.models.members import (
     prunable_names,
     stack_states,
 )
-from pipeline.models.registry import MODELS, model_spec
+from pipeline.models.registry import MODELS, check_fit, model_spec
 
 __all__ = [
     "MODELS",
     "ModelError",
     "build_cohort",
     "build_plain",
+    "check_fit",
     "initial_state",
     "member_state",
     "model_spec",
