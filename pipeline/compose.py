@@ -9,21 +9,36 @@ overrides of a key take precedence over a preset's sweep of that key.
 from __future__ import annotations
 
 import itertools
+import os
 from copy import deepcopy
 from pathlib import Path
 
 from hydra import compose, initialize_config_dir
 from hydra.core.global_hydra import GlobalHydra
 from hydra.core.override_parser.overrides_parser import OverridesParser
+from hydra.core.override_parser.types import Glob
 from hydra.errors import HydraException, MissingConfigException
 from omegaconf import OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
 from pipeline.config import Config, register_schemas
 from pipeline.errors import ConfigError
+from pipeline.resources import CONF_DIR
 from pipeline.validate import validate
 
-CONF_DIR = Path(__file__).resolve().parent.parent / "conf"
+USER_CONFIG_ENV = "LTH_CONFIG_DIR"
+
+
+def config_dirs(user_dir: Path | None = None) -> list[Path]:
+    """Where config groups are looked up: a user's own folder (`--config-dir`, else
+    $LTH_CONFIG_DIR), then the packaged conf/."""
+    chosen = user_dir or os.environ.get(USER_CONFIG_ENV)
+    if not chosen:
+        return [CONF_DIR]
+    path = Path(chosen).expanduser().resolve()
+    if not path.is_dir():
+        raise ConfigError("--config-dir", f"{path} is not a directory of config groups")
+    return [path, CONF_DIR]
 
 
 def _compose(overrides: list[str], hydra_config: bool = False):
@@ -54,18 +69,21 @@ def _to_config(node) -> Config:
     return cfg
 
 
-def expand(overrides: list[str], config_dir: Path = CONF_DIR) -> list[Config]:
-    """Every config of the sweep that `overrides` describe, validated."""
+def expand(overrides: list[str], user_dir: Path | None = None) -> list[Config]:
+    """Every config of the sweep that `overrides` describe, validated. Config groups are
+    looked up in `config_dirs(user_dir)`."""
     register_schemas()
+    dirs = config_dirs(user_dir)
     parser = OverridesParser.create()
     try:
         parsed = parser.parse_overrides(overrides)
     except HydraException as error:
         raise ConfigError("overrides", str(error).splitlines()[0]) from None
     fixed = [o.input_line for o in parsed if not o.is_sweep_override()]
+    fixed += [f"hydra.searchpath=[{','.join(f'file://{d}' for d in dirs[:-1])}]"]
     fixed_keys = {o.get_key_element() for o in parsed if not o.is_sweep_override()}
     GlobalHydra.instance().clear()
-    with initialize_config_dir(str(config_dir), version_base="1.3"):
+    with initialize_config_dir(str(CONF_DIR), version_base="1.3"):
         base = _compose(fixed, hydra_config=True)
         sweeps = {
             key: parser.parse_override(f"{key}={value}")
@@ -73,11 +91,11 @@ def expand(overrides: list[str], config_dir: Path = CONF_DIR) -> list[Config]:
             if key not in fixed_keys
         }
         sweeps.update({o.get_key_element(): o for o in parsed if o.is_sweep_override()})
-        groups = {k: o for k, o in sweeps.items() if _needs_compose(k, o, config_dir)}
+        groups = {k: o for k, o in sweeps.items() if _needs_compose(k, o, dirs)}
         values = {k: o for k, o in sweeps.items() if k not in groups}
-        group_axes = [[f"{k}={v}" for v in o.sweep_string_iterator()] for k, o in groups.items()]
+        group_axes = [[f"{k}={v}" for v in _choices(k, o, dirs)] for k, o in groups.items()]
         value_axes = [
-            [(k, parser.parse_override(f"{k}={v}").value()) for v in o.sweep_string_iterator()]
+            [(k, parser.parse_override(f"{k}={v}").value()) for v in _choices(k, o, dirs)]
             for k, o in values.items()
         ]
         configs = []
@@ -85,14 +103,29 @@ def expand(overrides: list[str], config_dir: Path = CONF_DIR) -> list[Config]:
             node = _compose(fixed + list(combo))
             for assignment in itertools.product(*value_axes):
                 configs.append(_to_config(_assign(node, assignment)))
+        if not configs:
+            raise ConfigError("overrides", "the sweep is empty (a range or glob matched nothing)")
         return configs
 
 
-def _needs_compose(key: str, override, config_dir: Path) -> bool:
+def _group_options(key: str, dirs: list[Path]) -> list[str]:
+    return sorted({p.stem for d in dirs for p in (d / key).glob("*.yaml")})
+
+
+def _choices(key: str, override, dirs: list[Path]) -> list[str]:
+    """The values a sweep override takes; `glob(...)` is matched against the group's
+    options (Hydra can list those only inside its own launcher)."""
+    value = override.value()
+    if isinstance(value, Glob):
+        return value.filter(_group_options(key, dirs))
+    return list(override.sweep_string_iterator())
+
+
+def _needs_compose(key: str, override, dirs: list[Path]) -> bool:
     """Config-group choices (model=..., data=...) and +/~ edits go through Hydra; plain
     value sweeps are assigned to one composed config, which is much faster."""
     return (
-        (config_dir / key).is_dir()
+        any((d / key).is_dir() for d in dirs)
         or override.is_add()
         or override.is_delete()
         or override.is_force_add()

@@ -23,7 +23,6 @@ TINY = [
     "train.duration=2ep",
     "launcher.cohort_size=1",
     "launcher.threads=1",
-    "progress=false",
     "seed=0,1",
 ]
 

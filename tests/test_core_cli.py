@@ -51,7 +51,7 @@ def test_bad_configs_fail_before_training_with_one_line_naming_the_key(
     err = capsys.readouterr().err.strip()
     assert code == 2
     assert len(err.splitlines()) == 1, err
-    assert err.startswith(f"config error {key}:"), err
+    assert err.startswith(f"lth sweep: error: {key}:"), err
     assert not (tmp_path / "runs").exists() and not (tmp_path / "sweeps").exists()
 
 

@@ -42,7 +42,6 @@ TINY = [
     "launcher.cohort_size=1",
     "launcher.threads=1",
     "checkpoint_every=1ep",
-    "progress=false",
 ]
 HOSTILE = 'we\'ird "dir" $(touch CANARY) `touch CANARY` ;x'
 
@@ -191,7 +190,7 @@ def test_a_site_preset_without_an_account_fails_before_anything_is_submitted(
 ):
     monkeypatch.delenv("LTH_ACCOUNT", raising=False)
     assert main(["sweep", *TINY, "launcher=narwhal", f"out={tmp_path}"]) == 2
-    assert capsys.readouterr().err.startswith("config error launcher.account:")
+    assert capsys.readouterr().err.startswith("lth sweep: error: launcher.account:")
     assert pbs.calls("qsub") == [] and not (tmp_path / "sweeps").exists()
 
 

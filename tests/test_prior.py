@@ -189,7 +189,7 @@ def test_study_end_to_end_learns_a_prior_and_writes_the_report(tmp_path):
 def test_study_targets_off_the_imp_ladder_fail_before_anything_runs(tmp_path, capsys, args, key):
     out = tmp_path / "study"
     assert main(["study", "--name", "t", "--out", str(out), *args]) == 2
-    assert capsys.readouterr().err.startswith(f"config error {key}:")
+    assert capsys.readouterr().err.startswith(f"lth study: error: {key}:")
     assert not out.exists()
 
 

@@ -31,7 +31,7 @@ def _effective_density(masks, nodes) -> float:
         for n in nodes
     ]
     return dict(((layer, f), v) for layer, f, v in reachability(Network(views)))[
-        ("*", "effective_density")
+        ("*", "path_share_of_kept")
     ]
 
 

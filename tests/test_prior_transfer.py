@@ -47,7 +47,7 @@ def test_transferring_a_ticket_to_its_own_seed_and_data_reproduces_it(store, tmp
 def test_transfer_without_a_matching_ticket_fails_with_the_reason(store, tmp_path, capsys):
     args = [*TINY, "prune.method=transfer", f"out={tmp_path}", "seed=7"]
     assert main(["sweep", *args, "prune.transfer_store=/no/store.h5"]) == 2
-    assert "config error prune.transfer_store:" in capsys.readouterr().err
+    assert "lth sweep: error: prune.transfer_store:" in capsys.readouterr().err
     assert main(["sweep", *args, f"prune.transfer_store={store}"]) == 2
     assert "holds 0 IMP tickets of mnist1d_mlp on mnist1d with seed 7" in capsys.readouterr().err
     assert not (tmp_path / "runs").exists()

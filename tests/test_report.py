@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from test_reduce import built_store
 
-from pipeline.report.cli import main
+from pipeline.cli import main
 from pipeline.store import levels_frame, runs_frame
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -42,7 +42,7 @@ def test_report_figures_and_table_match_the_store(
     store: Path, tmp_path: Path, capsys: pytest.CaptureFixture
 ) -> None:
     out = tmp_path / "report"
-    assert main([str(store), "-o", str(out)]) == 0
+    assert main(["report", str(store), "-o", str(out)]) == 0
     names = ["accuracy_vs_density.png", "layer_density.png", "features.png", "summary.md"]
     assert capsys.readouterr().out.split() == [str(out / n) for n in names]
     for name in names[:3]:
@@ -87,7 +87,7 @@ def test_report_chosen_features_and_levels(
     # in a fresh process: no figure is left in pyplot's global registry (matplotlib itself
     # may import pyplot, e.g. boxplot reading rcParams, but our figures never enter it)
     code = (
-        "import sys; from pipeline.report.cli import main; code = main(sys.argv[1:]); "
+        "import sys; from pipeline.cli import main; code = main(['report', *sys.argv[1:]]); "
         "plt = sys.modules.get('matplotlib.pyplot'); "
         "assert plt is None or plt.get_fignums() == [], plt.get_fignums(); sys.exit(code)"
     )
@@ -98,5 +98,5 @@ def test_report_chosen_features_and_levels(
     assert "layer densities at levels 2" in text
     assert "mask_iou_across_seeds, mask_hamming_prev_level per method" in text
 
-    assert main([str(store), "-o", str(out), "--features", "nope", "density"]) == 2
+    assert main(["report", str(store), "-o", str(out), "--features", "nope", "density"]) == 2
     assert "unknown feature(s) nope" in capsys.readouterr().err

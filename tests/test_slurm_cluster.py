@@ -55,7 +55,6 @@ SWEEP = [
     "launcher.cohort_size=1",
     "launcher.threads=1",
     "checkpoint_every=1ep",
-    "progress=false",
 ]
 SEEDS = "seed=0,1,2"
 

@@ -15,8 +15,7 @@ import sys
 from pathlib import Path
 
 from pipeline.config import LauncherConfig
-
-REPO = Path(__file__).resolve().parents[2]
+from pipeline.resources import resource
 
 
 def walltime_seconds(text: str) -> int:
@@ -70,5 +69,6 @@ class ScriptTemplate(string.Template):
 
 
 def render(template: str, **values: str) -> str:
-    """Fill `<repo>/<template>`; every placeholder must be given (values already quoted)."""
-    return ScriptTemplate((REPO / template).read_text()).substitute(values)
+    """Fill the packaged `template` ("pbs/array.pbs.in"); every placeholder must be given
+    (values already quoted)."""
+    return ScriptTemplate(resource(template).read_text()).substitute(values)

@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from pipeline.errors import StoreError
 from pipeline.store import features_frame
 from pipeline.store.schema import FEATURES, NETWORK_LAYER
 
@@ -24,7 +25,7 @@ def _features(store: str | os.PathLike, chosen: Sequence[str] | None) -> list[st
         return [f for f in DEFAULT_FEATURES if f in known]
     unknown = [f for f in chosen if f not in known]
     if unknown:
-        raise ValueError(f"unknown feature(s) {', '.join(unknown)}; known: {', '.join(known)}")
+        raise StoreError(f"unknown feature(s) {', '.join(unknown)}; known: {', '.join(known)}")
     return list(chosen)
 
 
@@ -48,7 +49,7 @@ def write_report(
     """
     rows = level_rows(store)
     if rows.empty:
-        raise ValueError(f"{store}: the store holds no levels")
+        raise StoreError(f"{store}: the store holds no levels")
     names = _features(store, features)
     levels = list(levels) if levels else _default_levels(rows)
     out.mkdir(parents=True, exist_ok=True)
