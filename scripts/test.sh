@@ -14,5 +14,9 @@ if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
   bash .ci/slurm-up.sh
 fi
 
+# lint and format first: a style error fails fast, before the long tests
+.venv/bin/ruff check pipeline tests benchmarks scripts
+.venv/bin/ruff format --check pipeline tests benchmarks scripts
+
 export OMP_NUM_THREADS=1
 exec .venv/bin/python -m pytest -q "$@"
