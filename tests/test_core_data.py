@@ -10,6 +10,7 @@ from pipeline.data import DatasetSpec, load_dataset
 from pipeline.data.batches import EpochPlan, augment
 from pipeline.data.cifar import CIFAR10_FILES, read_batch
 from pipeline.data.idx import IDX, read_idx
+from pipeline.data.tensors import unit_scaled
 from pipeline.errors import DataError
 
 
@@ -142,3 +143,11 @@ def test_fashion_mnist_from_the_debian_package():
     data = load_dataset("fashion_mnist")
     assert data.x_train.shape == (60000, 1, 28, 28) and data.x_test.shape == (10000, 1, 28, 28)
     assert torch.bincount(data.y_train).tolist() == [6000] * 10
+
+
+def test_pixels_scaled_in_float32_equal_the_float64_quotient_rounded():
+    pixels = np.arange(256, dtype=np.uint8)
+    scaled = unit_scaled(pixels)
+    assert scaled.dtype == np.float32
+    assert np.array_equal(scaled, (pixels / 255.0).astype(np.float32))  # every byte value
+    assert scaled[0] == 0 and scaled[255] == 1 and scaled[51] == np.float32(0.2)

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from pipeline.data.registry import DataFiles, DatasetSpec, Files, register, standard_digests
-from pipeline.data.tensors import TensorDataset, standardized
+from pipeline.data.tensors import TensorDataset, standardized, unit_scaled
 from pipeline.errors import DataError
 
 _ALLOWED = {
@@ -139,7 +139,7 @@ class _Layout:
         splits = []
         for train in (True, False):
             images, labels = zip(*self._batches(spec, files, train))
-            splits += [np.concatenate(images).reshape(-1, *spec.input_shape) / 255.0]
+            splits += [unit_scaled(np.concatenate(images).reshape(-1, *spec.input_shape))]
             splits += [np.concatenate(labels)]
         return standardized(*splits, spec.num_classes)
 

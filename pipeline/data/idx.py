@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from pipeline.data.registry import DataFiles, DatasetSpec, Files, register, standard_digests
-from pipeline.data.tensors import TensorDataset, standardized
+from pipeline.data.tensors import TensorDataset, standardized, unit_scaled
 from pipeline.errors import DataError
 
 _ROLES = {  # role -> (split, images or labels)
@@ -186,9 +186,9 @@ def read(spec: DatasetSpec, files: Files) -> TensorDataset:
     check(spec, files)
     arrays = {role: read_idx(path) for role, path in files.items()}
     return standardized(
-        arrays["train-images-idx3-ubyte"][:, None] / 255.0,
+        unit_scaled(arrays["train-images-idx3-ubyte"][:, None]),
         arrays["train-labels-idx1-ubyte"],
-        arrays["t10k-images-idx3-ubyte"][:, None] / 255.0,
+        unit_scaled(arrays["t10k-images-idx3-ubyte"][:, None]),
         arrays["t10k-labels-idx1-ubyte"],
         spec.num_classes,
     )

@@ -32,6 +32,13 @@ class TensorDataset:
         )
 
 
+def unit_scaled(pixels: np.ndarray) -> np.ndarray:
+    """Byte pixels to [0, 1] in float32. Dividing in float32 gives exactly the float64
+    quotient rounded to float32 (a float32 division is correctly rounded), at half the
+    memory and time of going through float64."""
+    return pixels / np.float32(255)
+
+
 def standardized(
     x_train: np.ndarray,
     y_train: np.ndarray,
@@ -40,8 +47,8 @@ def standardized(
     num_classes: int,
 ) -> TensorDataset:
     """Scale inputs by the training set's per-channel mean and std (axis 1 is channels)."""
-    x_train = x_train.astype(np.float32)
-    x_test = x_test.astype(np.float32)
+    x_train = x_train.astype(np.float32, copy=False)
+    x_test = x_test.astype(np.float32, copy=False)
     axes = (0,) + tuple(range(2, x_train.ndim))
     mean = x_train.mean(axis=axes, keepdims=True)
     std = x_train.std(axis=axes, keepdims=True) + 1e-8
