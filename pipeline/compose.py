@@ -8,6 +8,7 @@ overrides of a key take precedence over a preset's sweep of that key.
 
 from __future__ import annotations
 
+import functools
 import itertools
 import os
 from copy import deepcopy
@@ -22,6 +23,7 @@ from omegaconf import OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
 from pipeline.config import Config, register_schemas
+from pipeline.data import fingerprint
 from pipeline.errors import ConfigError
 from pipeline.resources import CONF_DIR
 from pipeline.validate import validate
@@ -66,7 +68,14 @@ def _to_config(node) -> Config:
             str(getattr(error, "full_key", "config")), str(error).splitlines()[0]
         ) from None
     validate(cfg)
+    cfg.data.fingerprint = _fingerprint(cfg.data.name, cfg.data.root)
     return cfg
+
+
+@functools.cache
+def _fingerprint(name: str, root: str | None) -> str | None:
+    """The data's identity (pipeline.data.fingerprint), once per (dataset, root) a sweep."""
+    return fingerprint(name, root)
 
 
 def expand(overrides: list[str], user_dir: Path | None = None) -> list[Config]:

@@ -37,6 +37,11 @@ class DataConfig:
         "identifies the data)",
     )
     augment: bool = setting(False, "random crop (padding 4) and horizontal flip, on the device")
+    fingerprint: str | None = setting(
+        None,
+        "content hash of the files read from data.root, set when the sweep is composed; "
+        "None for the published files and for generated data (docs/DATA.md)",
+    )
 
 
 @dataclass

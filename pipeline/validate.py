@@ -14,7 +14,7 @@ from pipeline.errors import ConfigError, DataError, ModelError
 from pipeline.launch.checks import check_launcher
 from pipeline.methods import METHODS
 from pipeline.methods.spec import RETRAIN_MODES, SCOPES
-from pipeline.models import model_spec
+from pipeline.models import check_fit, model_spec
 from pipeline.prune.controls import CONTROLS
 from pipeline.prune.ladder import level_count
 from pipeline.steps import Schedule, Step
@@ -52,12 +52,14 @@ def validate(cfg: Config) -> None:
         raise ConfigError("model.name", str(error)) from None
     try:
         data = dataset_spec(cfg.data.name)
-        data.resolve_root(cfg.data.root)
+        data.check(cfg.data.root)
     except DataError as error:
         key = "data.name" if cfg.data.name not in DATASETS else "data.root"
         raise ConfigError(key, str(error)) from None
-    if model.input_kind == "image" and len(data.input_shape) < 2:
-        raise ConfigError("model.name", f"{model.name} needs [C, *spatial] inputs")
+    try:
+        check_fit(model.name, data)
+    except ModelError as error:
+        raise ConfigError("model.name", str(error)) from None
     if cfg.data.augment and len(data.input_shape) != 3:
         raise ConfigError("data.augment", "crop-and-flip augmentation needs 2-D images")
     _check_train(cfg, data.train_size)

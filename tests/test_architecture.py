@@ -57,7 +57,7 @@ LAYERS = [
         "pipeline.results",
     ],
     ["pipeline.study"],
-    ["pipeline.commands", "pipeline.cli"],
+    ["pipeline.commands", "pipeline.cli", "pipeline.report.__main__", "pipeline.reduce.__main__"],
 ]
 
 

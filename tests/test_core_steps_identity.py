@@ -1,8 +1,18 @@
 import dataclasses
+import gzip
+import shutil
+from pathlib import Path
 
 import pytest
 
-from pipeline.config import Config, LauncherConfig, ModelConfig, PruneConfig, TrainConfig
+from pipeline.config import (
+    Config,
+    DataConfig,
+    LauncherConfig,
+    ModelConfig,
+    PruneConfig,
+    TrainConfig,
+)
 from pipeline.identity import run_id, scientific_dict
 from pipeline.steps import Schedule, Step
 
@@ -132,3 +142,34 @@ def test_a_manifest_whose_ids_no_longer_match_its_configs_is_refused(tmp_path, c
     assert main(["status", str(path.parent)]) == 2
     err = capsys.readouterr().err
     assert f"run {key} of its manifest hashes to" in err and "identity changed" in err
+
+
+FASHION = Path("/usr/share/datasets/fashion-mnist")
+
+
+@pytest.mark.skipif(not FASHION.is_dir(), reason="Debian's dataset-fashion-mnist is missing")
+def test_the_data_read_is_part_of_the_run_id_and_its_path_is_not(tmp_path):
+    """The published files keep the ids runs had before; the same files elsewhere keep
+    them too; one changed label gives every run on that data a new id."""
+    from pipeline.compose import expand
+
+    sweep = ["sweep=none", "model=lenet_300_100", "data=fashion_mnist"]
+    (standard,) = expand(sweep)
+    assert standard.data.fingerprint is None
+    assert run_id(standard) == run_id(
+        dataclasses.replace(standard, data=DataConfig("fashion_mnist"))
+    )
+    copy = tmp_path / "copy"
+    shutil.copytree(FASHION, copy)
+    (same,) = expand([*sweep, f"data.root={copy}"])
+    assert run_id(same) == run_id(standard)
+    changed = tmp_path / "changed"
+    shutil.copytree(FASHION, changed)
+    labels = changed / "t10k-labels-idx1-ubyte.gz"
+    raw = bytearray(gzip.decompress(labels.read_bytes()))
+    raw[8] = (raw[8] + 1) % 10  # the first test label, still in range
+    labels.write_bytes(gzip.compress(bytes(raw)))
+    (other,) = expand([*sweep, f"data.root={changed}"])
+    assert other.data.fingerprint is not None and run_id(other) != run_id(standard)
+    (moved,) = expand([*sweep, f"data.root={shutil.move(changed, tmp_path / 'moved')}"])
+    assert run_id(moved) == run_id(other)
