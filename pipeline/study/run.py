@@ -11,6 +11,7 @@ from pathlib import Path
 from rich.console import Console
 
 from pipeline.compose import expand
+from pipeline.errors import DONE, WAITING
 from pipeline.launch.backends import make_launcher
 from pipeline.launch.manifest import Manifest, build_manifest
 from pipeline.launch.status import sweep_state
@@ -69,12 +70,12 @@ def _phase(label: str, sweeps: list[list[str]], sizer, console: Console) -> bool
 
 
 def run_study(plan: StudyPlan, sizer, results: Path, console: Console) -> int:
-    """0 when the report is written, 3 while jobs are still out on a cluster."""
+    """DONE when the report is written, WAITING while jobs are still out on a cluster."""
     if not _phase("1 (tickets, controls, baselines)", plan.baseline_sweeps(), sizer, console):
-        return 3
+        return WAITING
     reduce(plan.layout.runs, plan.layout.store)
     if not _phase("2 (prior)", plan.prior_sweeps(), sizer, console):
-        return 3
+        return WAITING
     reduce(plan.layout.runs, plan.layout.store)
     manifests = [plan.layout.sweep(f"{plan.name}-{p}") for p in ("baselines", "prior")]
     runs = {}
@@ -84,4 +85,4 @@ def run_study(plan: StudyPlan, sizer, results: Path, console: Console) -> int:
             runs[run.id] = run
     report = write_study_report(plan, runs, results)
     console.print(f"study report: {report}")
-    return 0
+    return DONE
