@@ -21,6 +21,7 @@ def run(args: argparse.Namespace) -> int:
     from rich.console import Console
 
     from pipeline.compose import expand
+    from pipeline.io import atomic_write
     from pipeline.launch.backends import make_launcher
     from pipeline.launch.manifest import build_manifest
     from pipeline.paths import Layout
@@ -42,7 +43,8 @@ def run(args: argparse.Namespace) -> int:
     launcher = make_launcher(first.launcher.name)
     launcher.launch(manifest, paths, list(range(len(manifest.cohorts))), first.launcher)
     if launcher.blocking:
-        paths.table.write_text(report(manifest, Console()))
+        table = report(manifest, Console())
+        atomic_write(paths.table, lambda handle: handle.write(table), binary=False)
         console.print(f"results table: {paths.table}")
     return 0
 

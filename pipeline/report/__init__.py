@@ -7,7 +7,7 @@ matplotlib, so `lth --help` (which reads `DEFAULT_FEATURES`) stays fast.
 # Features compared across methods unless --features names others (those absent from a
 # store are skipped).
 DEFAULT_FEATURES = (
-    "effective_density",
+    "path_share_of_kept",
     "sign_agreement_survivors",
     "input_locality_spread",
     "fan_in_gini",
