@@ -159,9 +159,16 @@ def sha(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
+def copy_store(source: Path, target: Path) -> None:
+    """A store is its index file and its shard directory."""
+    shutil.copy(source, target)
+    shards = source.with_name(source.name + ".shards")
+    shutil.copytree(shards, target.with_name(target.name + ".shards"))
+
+
 def test_store_holds_every_complete_level(sweep_out: Path, reduced: tuple[Path, str]) -> None:
     store, log = reduced
-    assert "added 6 runs, 14 levels" in log and "2 MPI ranks, pkl5 gather" in log
+    assert "added 6 runs, 14 levels" in log and "2 MPI ranks, a shard per rank" in log
     levels = levels_frame(store).set_index(["run_id", "level"])
     curves = curves_frame(store)
     density = network(store, "density")
@@ -240,7 +247,7 @@ def test_second_reduce_adds_nothing(
     sweep_out: Path, reduced: tuple[Path, str], tmp_path: Path
 ) -> None:
     store = tmp_path / "store.h5"
-    shutil.copy(reduced[0], store)
+    copy_store(reduced[0], store)
     before = sha(store)
     assert "added 0 runs, 0 levels, 0 curve points, 0 masks" in reduce(sweep_out / "runs", store)
     assert sha(store) == before
@@ -264,7 +271,7 @@ def test_new_run_and_new_level_add_only_their_rows(
 ) -> None:
     out, store = tmp_path / "out", tmp_path / "store.h5"
     shutil.copytree(grown_out, out)
-    shutil.copy(reduced[0], store)
+    copy_store(reduced[0], store)
     old = frames(store)
     new = (set(run_dirs(out)) - set(old["runs"]["run_id"])).pop()
     marker = RunPaths(out / "runs" / new).level(2).metrics
@@ -311,37 +318,33 @@ def test_new_run_and_new_level_add_only_their_rows(
 def test_kill_during_write_leaves_previous_store(
     grown_out: Path, reduced: tuple[Path, str], tmp_path: Path
 ) -> None:
-    """SIGKILL the writing rank as soon as its temp file appears: the old store survives."""
+    """SIGKILL the whole MPI job while its ranks write their shards: the old store survives,
+    and the next reduce removes the dead job's files and adds everything."""
     store = tmp_path / "store.h5"
-    for _attempt in range(5):
-        shutil.copy(reduced[0], store)
-        proc = subprocess.Popen(
-            reduce_cmd(grown_out / "runs", store, 2),
-            cwd=REPO,
-            env=ENV,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        killed = None
-        while killed is None and proc.poll() is None:
-            temps = [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
-            if temps:
-                killed = temps[0]
-                os.kill(int(killed.name.split(".")[-2]), signal.SIGKILL)  # .store.h5.<pid>.tmp
-            time.sleep(0.0005)
-        proc.wait(timeout=60)
-        if killed is not None and killed.exists():  # killed before the rename
-            break
-    else:
-        pytest.fail("never caught the reducer between creating and renaming its temp file")
-    assert proc.returncode != 0
+    copy_store(reduced[0], store)
+    shards = tmp_path / "store.h5.shards"
+    proc = subprocess.Popen(
+        reduce_cmd(grown_out / "runs", store, 2),
+        cwd=REPO,
+        env=ENV,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    deadline = time.monotonic() + 120
+    while not any(p.name.startswith(".tmp-") for p in shards.iterdir()):
+        assert proc.poll() is None and time.monotonic() < deadline, "no shard was started"
+        time.sleep(0.01)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait(timeout=60)
+    assert any(p.name.startswith(".tmp-") for p in shards.iterdir())  # left behind
     old = frames(reduced[0])
     for name, frame in frames(store).items():
         pd.testing.assert_frame_equal(frame, old[name])
     assert summary(store)["masks"] == summary(reduced[0])["masks"]
 
     assert "added 1 runs, 3 levels" in reduce(grown_out / "runs", store)
-    assert not killed.exists()  # the next writer removed the dead one's temp file
+    assert not any(p.name.startswith(".tmp-") for p in shards.iterdir())
 
 
 def test_failures_are_reported_not_hung(sweep_out: Path, tmp_path: Path) -> None:

@@ -8,6 +8,7 @@ and an addition (a residual connection) takes the union of both sides.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 import torch
 import torch.fx
@@ -71,3 +72,11 @@ def layer_graph(name: str, input_shape: tuple[int, ...], num_classes: int) -> li
                 shape = tuple(input_shape[1:])
             nodes.append(LayerNode(prunable[node.target], kind, tuple(sorted(sources)), shape))
     return nodes
+
+
+@lru_cache(maxsize=16)
+def cached_layer_graph(
+    name: str, input_shape: tuple[int, ...], num_classes: int
+) -> tuple[LayerNode, ...]:
+    """`layer_graph`, traced once per process for each architecture and input."""
+    return tuple(layer_graph(name, tuple(input_shape), num_classes))

@@ -20,11 +20,18 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="add the complete levels of run directories to an HDF5 feature store",
         description="Add every complete level under RUNS_DIR that STORE does not hold yet "
         "(masks, accuracies, curves, features). Run under `mpiexec -n N` to use N "
-        "ranks (with OMP_NUM_THREADS=1 when ranks share a node's cores); the store "
-        "is written once, atomically, by rank 0.",
+        "ranks (with OMP_NUM_THREADS=1 when ranks share a node's cores); each rank "
+        "writes its own shard and rank 0 commits them atomically. A second reduce into "
+        "the same store waits for the first.",
     )
     parser.add_argument("runs_dir", type=Path, help="directory of run directories (OUT/runs)")
     parser.add_argument("store", type=Path, help="HDF5 feature store, created if absent")
+    parser.add_argument(
+        "--lock-timeout",
+        type=float,
+        metavar="SECONDS",
+        help="how long to wait for another writer of STORE (default: an hour)",
+    )
     parser.set_defaults(func=cmd_reduce)
 
 
@@ -32,11 +39,13 @@ def cmd_reduce(args: argparse.Namespace) -> int:
     from rich.console import Console
 
     from pipeline.errors import ReduceError
+    from pipeline.store.lock import DEFAULT_TIMEOUT
 
     from .reducer import reduce
 
+    timeout = DEFAULT_TIMEOUT if args.lock_timeout is None else args.lock_timeout
     try:
-        summary = reduce(args.runs_dir, args.store)
+        summary = reduce(args.runs_dir, args.store, lock_timeout=timeout)
     except ReduceError as err:
         if err.primary:
             print(f"lth reduce: error: {err}", file=sys.stderr)

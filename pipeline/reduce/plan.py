@@ -1,4 +1,8 @@
-"""What to reduce: the complete levels of the run directories that the store does not hold."""
+"""What to reduce: the complete levels of the run directories that the store does not hold.
+
+Stored runs are known from the store's runs table (model, dataset and seed group columns);
+a stored config is parsed only for runs stored without a seed group (older writers).
+"""
 
 from __future__ import annotations
 
@@ -16,7 +20,8 @@ from pipeline.identity import run_id
 from pipeline.io import load_yaml
 from pipeline.models.members import build_plain, prunable_names
 from pipeline.paths import RunPaths
-from pipeline.store import runs_frame, store_keys
+from pipeline.store.reader import open_view, store_keys
+from pipeline.store.schema import RUNS
 
 
 @dataclass(frozen=True)
@@ -39,7 +44,10 @@ class RunTask:
 
     run_id: str
     source: MaskSource  # the run's own masks (its directory holds the `levels`)
-    cfg: Config
+    cfg: Config | None  # from the run directory; None for a run known only from the store
+    model: str
+    dataset: str
+    group: str  # seed group: runs that differ from it only by seed share it
     levels: tuple[int, ...]
     new_run: bool
     weights: int  # prunable weights of the model
@@ -82,6 +90,42 @@ def prunable_weights(model: str, dataset: str) -> int:
     return sum(p.numel() for n, p in net.named_parameters() if n in names)
 
 
+@dataclass(frozen=True)
+class Known:
+    """What planning needs of a run: its architecture, data and seed group."""
+
+    model: str
+    dataset: str
+    group: str
+    cfg: Config | None = None
+
+
+def _known(cfg: Config) -> Known:
+    return Known(cfg.model.name, cfg.data.name, seed_group(cfg), cfg)
+
+
+def _stored_runs(store: Path, wanted: set[str], skipped: dict[str, str]) -> dict[str, Known]:
+    """The stored runs in `wanted`, from the runs table's columns."""
+    if not wanted:
+        return {}
+    view = open_view(store)
+    cols, _ = view.read(RUNS, ["run_id", "model", "dataset", "seed_group"])
+    rows = [r for r in zip(*cols.values(), strict=True) if r[0] in wanted]
+    if any(not group for *_, group in rows):  # stored without a seed group: parse the config
+        texts = dict(zip(*view.read(RUNS, ["run_id", "config_yaml"])[0].values(), strict=True))
+    known = {}
+    for rid, model, dataset, group in rows:
+        try:
+            known[rid] = (
+                Known(model, dataset, group)
+                if group
+                else _known(config_from(yaml.safe_load(texts[rid])))
+            )
+        except Exception as err:  # an older schema's config: not usable as a sibling
+            skipped[rid] = f"stored config_yaml: {err}"
+    return known
+
+
 def make_plan(runs_dir: Path, store: Path) -> Plan:
     """Tasks for every run directory under `runs_dir` with complete levels not in `store`."""
     stored_runs, stored_levels = store_keys(store)
@@ -89,7 +133,7 @@ def make_plan(runs_dir: Path, store: Path) -> Plan:
     for rid, level in stored_levels:
         by_store.setdefault(rid, set()).add(level)
 
-    configs: dict[str, Config] = {}
+    runs: dict[str, Known] = {}
     weights: dict[str, int] = {}
     complete: dict[str, list[int]] = {}
     skipped: dict[str, str] = {}
@@ -98,36 +142,30 @@ def make_plan(runs_dir: Path, store: Path) -> Plan:
         if not paths.config.is_file():
             continue
         try:
-            cfg = config_from(load_yaml(paths.config))
-            weights[child.name] = prunable_weights(cfg.model.name, cfg.data.name)
+            runs[child.name] = _known(config_from(load_yaml(paths.config)))
         except Exception as err:  # one unreadable run must not stop the others
             skipped[child.name] = f"config.yaml: {err}"
             continue
-        configs[child.name] = cfg
         complete[child.name] = paths.completed_levels()
     found = len(complete) + len(skipped)  # before stored-only runs join `skipped`
-
-    only_stored = stored_runs - set(configs)
-    if only_stored:
-        frame = runs_frame(store)
-        for rid, text in zip(frame["run_id"], frame["config_yaml"], strict=True):
-            if rid not in only_stored:
-                continue
-            try:
-                configs[rid] = config_from(yaml.safe_load(text))
-                weights[rid] = prunable_weights(configs[rid].model.name, configs[rid].data.name)
-            except Exception as err:  # an older schema's config: not usable as a sibling
-                skipped[rid] = f"stored config_yaml: {err}"
+    runs.update(_stored_runs(store, stored_runs - set(runs), skipped))
+    for rid, known in list(runs.items()):
+        try:
+            weights[rid] = prunable_weights(known.model, known.dataset)
+        except Exception as err:
+            skipped[rid] = f"model: {err}"
+            del runs[rid]
+            complete.pop(rid, None)
 
     sources: dict[str, list[MaskSource]] = {}
-    for rid in sorted(configs):
+    for rid in sorted(runs):
         source = MaskSource(
             rid,
             runs_dir / rid if rid in complete else None,
             frozenset(complete.get(rid, ())),
             frozenset(by_store.get(rid, ())),
         )
-        sources.setdefault(seed_group(configs[rid]), []).append(source)
+        sources.setdefault(runs[rid].group, []).append(source)
 
     new_levels = {
         rid: tuple(lv for lv in levels if (rid, lv) not in stored_levels)
@@ -137,7 +175,7 @@ def make_plan(runs_dir: Path, store: Path) -> Plan:
     for group in sources.values():
         grown = {lv for s in group for lv in new_levels.get(s.run_id, ())}
         for source in group:
-            rid, cfg = source.run_id, configs[source.run_id]
+            rid, known = source.run_id, runs[source.run_id]
             new = new_levels.get(rid, ())
             refresh = tuple(sorted(grown & source.store_levels))
             if not new and not refresh:
@@ -145,7 +183,17 @@ def make_plan(runs_dir: Path, store: Path) -> Plan:
             siblings = tuple(s for s in group if s.run_id != rid)
             tasks.append(
                 RunTask(
-                    rid, source, cfg, new, rid not in stored_runs, weights[rid], siblings, refresh
+                    rid,
+                    source,
+                    known.cfg,
+                    known.model,
+                    known.dataset,
+                    known.group,
+                    new,
+                    rid not in stored_runs,
+                    weights[rid],
+                    siblings,
+                    refresh,
                 )
             )
     return Plan(found, tasks, skipped)

@@ -1,12 +1,14 @@
-"""The reduce driver: plan on rank 0, scatter, compute, gather, one atomic write on rank 0."""
+"""The reduce driver: rank 0 locks the store and plans; every rank computes its runs and
+writes its own shard; rank 0 commits the shards with one atomic index replacement.
+"""
 
 from __future__ import annotations
 
-import dataclasses
 import subprocess
 import sys
 import time
 import traceback
+from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -15,13 +17,25 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 import pipeline
 from pipeline.errors import ReduceError, StoreError
-from pipeline.store import Added, write_store
+from pipeline.store.index import commit, next_write, remove_orphans
+from pipeline.store.lock import DEFAULT_TIMEOUT, StoreLock
+from pipeline.store.reader import StoreView, open_view
+from pipeline.store.writer import NOTHING, Added, provenance_attrs
 
 from .balance import partition
-from .plan import RunTask, make_plan, seed_group
-from .run import RunResult, reduce_run
-from .stability import ACROSS_SEED_FEATURES
+from .output import RankOutput, RankReport
+from .plan import RunTask, make_plan
+from .run import reduce_run
 from .transport import Comm, world
+
+
+@dataclass(frozen=True)
+class Share:
+    """A rank's runs and what it needs to write its shard into this reduce."""
+
+    tasks: list[RunTask]
+    write: int  # the write number every shard of this reduce carries
+    base: dict[str, int]  # the store's mask rows per shape before this reduce
 
 
 @dataclass(frozen=True)
@@ -55,7 +69,9 @@ def provenance() -> dict[str, str]:
     return {"package_version": pipeline.__version__, "git_revision": revision or "unknown"}
 
 
-def reduce(runs_dir: Path, store: Path, comm: Comm | None = None) -> Summary | None:
+def reduce(
+    runs_dir: Path, store: Path, comm: Comm | None = None, lock_timeout: float = DEFAULT_TIMEOUT
+) -> Summary | None:
     """Add the complete levels under `runs_dir` that `store` lacks; the Summary on rank 0.
 
     Every rank of the communicator calls this. An unexpected error on any rank aborts the
@@ -63,7 +79,8 @@ def reduce(runs_dir: Path, store: Path, comm: Comm | None = None) -> Summary | N
     """
     comm = comm or world()
     try:
-        return _reduce(Path(runs_dir), Path(store), comm)
+        with ExitStack() as held:  # rank 0 holds the store's lock from planning to commit
+            return _reduce(Path(runs_dir), Path(store), comm, held, lock_timeout)
     except ReduceError:
         raise
     except BaseException:
@@ -74,81 +91,101 @@ def reduce(runs_dir: Path, store: Path, comm: Comm | None = None) -> Summary | N
         raise
 
 
-def _reduce(runs_dir: Path, store: Path, comm: Comm) -> Summary | None:
+def _plan(
+    runs_dir: Path, store: Path, comm: Comm, held: ExitStack, lock_timeout: float
+) -> tuple[list, StoreView | None, object]:
+    """Rank 0: lock, clean up after dead writers, plan; the shares (or the error) to send."""
+    try:
+        if not runs_dir.is_dir():
+            raise ReduceError(f"{runs_dir}: not a directory")
+        held.enter_context(StoreLock(store, lock_timeout))
+        view = open_view(store) if store.exists() else None
+        entries = view.entries if view is not None else []
+        remove_orphans(store, entries)
+        plan = make_plan(runs_dir, store)
+        if not plan.found:
+            raise ReduceError(
+                f"{runs_dir}: no run directories (with a config.yaml) in it; "
+                "pass the runs/ folder of a sweep's output"
+            )
+    except (OSError, StoreError, ReduceError) as err:
+        return [ReduceError(str(err))] * comm.size, None, None
+    groups = partition([t.cost for t in plan.tasks], comm.size)
+    base = view.mask_rows if view is not None else {}
+    write = next_write(entries)
+    shares = [
+        Share(sorted((plan.tasks[i] for i in group), key=lambda t: t.run_id), write, base)
+        for group in groups
+    ]
+    return shares, view, plan
+
+
+def _reduce(
+    runs_dir: Path, store: Path, comm: Comm, held: ExitStack, lock_timeout: float
+) -> Summary | None:
     start = time.perf_counter()
-    shares = None
-    if comm.rank == 0:
-        try:
-            if not runs_dir.is_dir():
-                raise ReduceError(f"{runs_dir}: not a directory")
-            plan = make_plan(runs_dir, store)
-            if not plan.found:
-                raise ReduceError(
-                    f"{runs_dir}: no run directories (with a config.yaml) in it; "
-                    "pass the runs/ folder of a sweep's output"
-                )
-        except (OSError, StoreError, ReduceError) as err:
-            shares = [ReduceError(str(err))] * comm.size
-        else:
-            groups = partition([t.cost for t in plan.tasks], comm.size)
-            shares = [[plan.tasks[i] for i in group] for group in groups]
+    shares, view, plan = (
+        _plan(runs_dir, store, comm, held, lock_timeout) if comm.rank == 0 else (None, None, None)
+    )
     share = comm.scatter(shares)
     if isinstance(share, ReduceError):
         raise ReduceError(str(share), primary=comm.rank == 0)
     if comm.rank != 0:
-        comm.gather([reduce_run(task, store, comm.notify) for task in share])
+        view = open_view(store) if store.exists() else None
+    output = RankOutput(store, share.write, comm.rank)
+    try:
+        if comm.rank == 0:
+            total = sum(t.units for t in plan.tasks)
+            _reduce_with_progress(share.tasks, store, comm, total, output)
+        else:
+            for task in share.tasks:
+                output.add(task, reduce_run(task, store, comm.notify))
+        broken = set().union(*comm.allgather(output.failed_groups))
+        counts = comm.allgather(output.shard.mask_rows)
+        base = dict(share.base)
+        for rank_counts in counts[: comm.rank]:
+            for key, rows in rank_counts.items():
+                base[key] = base.get(key, 0) + rows
+        report = output.finish(view, broken, base)
+    except BaseException:
+        output.discard()
+        raise
+    reports = comm.gather(report)
+    if comm.rank != 0:
         return None
+    return _commit(store, view, reports, plan.skipped, time.perf_counter() - start, comm.path)
 
-    results = _reduce_with_progress(share, store, comm, sum(t.units for t in plan.tasks))
-    results.sort(key=lambda r: r.run_id)
-    good = _without_broken_group_rows(results, plan.tasks)
-    added = write_store(
-        store,
-        [r.run for r in good if r.run is not None],
-        [lv for r in good for lv in r.levels],
-        [c for r in good for c in r.curves],
-        [p for r in good for p in r.payloads],
-        provenance(),
-        replace=ACROSS_SEED_FEATURES,
-    )
+
+def _commit(
+    store: Path,
+    view: StoreView | None,
+    reports: list[RankReport],
+    skipped: dict[str, str],
+    seconds: float,
+    transport: str,
+) -> Summary:
+    """Rank 0: name the ranks' shards in a new index (nothing to do if none adds anything)."""
+    entries = [r.entry for r in reports if r.entry is not None]
+    if entries:
+        old = view.entries if view is not None else []
+        commit(store, old, entries, provenance_attrs(provenance(), view))
+    added = sum((r.added for r in reports), NOTHING)
+    failed = {run: error for r in reports for run, error in r.failed.items()}
     return Summary(
         store=store,
         added=added,
-        runs=len(good),
-        failed={r.run_id: r.error for r in results if r.error is not None},
-        skipped=plan.skipped,
-        seconds=time.perf_counter() - start,
-        transport=comm.path,
+        runs=sum(r.runs for r in reports),
+        failed=dict(sorted(failed.items())),
+        skipped=skipped,
+        seconds=seconds,
+        transport=transport,
     )
 
 
-def _without_broken_group_rows(results: list[RunResult], tasks: list[RunTask]) -> list[RunResult]:
-    """The runs reduced without error. In a seed group where a run failed, their across-seed
-    rows would count a seed the store does not hold: those wait for a later reduce (the failed
-    run's levels, once stored, refresh them)."""
-    group = {t.run_id: seed_group(t.cfg) for t in tasks}
-    broken = {group[r.run_id] for r in results if r.error is not None}
-    good = []
-    for result in (r for r in results if r.error is None):
-        if group[result.run_id] in broken:
-            payloads = [
-                dataclasses.replace(
-                    p,
-                    feature_rows=[
-                        row for row in p.feature_rows if row[1] not in ACROSS_SEED_FEATURES
-                    ],
-                )
-                for p in result.payloads
-            ]
-            result = dataclasses.replace(
-                result, payloads=[p for p in payloads if p.masks or p.feature_rows]
-            )
-        good.append(result)
-    return good
-
-
-def _reduce_with_progress(share: list, store: Path, comm: Comm, total: int) -> list[RunResult]:
-    """Rank 0's own runs, with a bar of every rank's finished levels; then all results."""
+def _reduce_with_progress(
+    tasks: list[RunTask], store: Path, comm: Comm, total: int, output: RankOutput
+) -> None:
+    """Rank 0's own runs, with a bar of every rank's finished levels."""
     columns = (
         TextColumn("reducing"),
         BarColumn(),
@@ -166,7 +203,7 @@ def _reduce_with_progress(share: list, store: Path, comm: Comm, total: int) -> l
             done += n
             progress.advance(bar, n)
 
-        mine = [reduce_run(task, store, advance) for task in share]
+        for task in tasks:
+            output.add(task, reduce_run(task, store, advance))
         while done < total:
             advance(comm.wait())
-    return [r for rank in comm.gather(mine) for r in rank]

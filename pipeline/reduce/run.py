@@ -6,7 +6,6 @@ import dataclasses
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from functools import cache
 from pathlib import Path
 
 import numpy as np
@@ -15,7 +14,7 @@ import yaml
 from pipeline.data import dataset_spec
 from pipeline.features import LayerView, compute_level_features
 from pipeline.io import load_json, load_tensors
-from pipeline.models.graph import LayerNode, layer_graph
+from pipeline.models.graph import LayerNode, cached_layer_graph
 from pipeline.paths import RunPaths
 from pipeline.store import CurvePoint, LevelPayload, LevelRecord, RunRecord, read_masks
 
@@ -35,10 +34,9 @@ class RunResult:
     error: str | None = None
 
 
-@cache
 def graph(model: str, dataset: str) -> tuple[LayerNode, ...]:
     spec = dataset_spec(dataset)
-    return tuple(layer_graph(model, spec.input_shape, spec.num_classes))
+    return cached_layer_graph(model, tuple(spec.input_shape), spec.num_classes)
 
 
 def _arrays(path: Path, names: list[str]) -> dict[str, np.ndarray]:
@@ -80,6 +78,7 @@ def run_record(task: RunTask) -> RunRecord:
         fraction=cfg.prune.fraction,
         rewind=cfg.prune.rewind,
         config_yaml=yaml.safe_dump(dataclasses.asdict(cfg), sort_keys=False),
+        seed_group=task.group,
     )
 
 
@@ -105,7 +104,7 @@ def curve_points(run_id: str, level: int, metrics: dict) -> list[CurvePoint]:
 
 
 def _reduce(task: RunTask, store: Path, done: Callable[[int], None]) -> RunResult:
-    nodes = graph(task.cfg.model.name, task.cfg.data.name)
+    nodes = graph(task.model, task.dataset)
     names = [node.name for node in nodes]
     result = RunResult(task.run_id, run_record(task) if task.new_run else None)
     for level in task.refresh:

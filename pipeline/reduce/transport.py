@@ -1,16 +1,14 @@
 """How ranks talk: mpi4py with pickle-5 out-of-band buffers, or one process without MPI.
 
-Masks travel as numpy arrays; `mpi4py.util.pkl5` sends their buffers out of band (no copy
-into a pickle stream, no 2 GiB message limit). Parallel HDF5 is detected but not used: the
-store is written by a merge-and-rename of one file (`pipeline.store.write_store`), which is
-one writer's job whatever h5py supports.
+Only small metadata travels: tasks out, progress notes, and each rank's shard entry and
+counts back (masks and features go from each rank straight into its own shard file).
+`mpi4py.util.pkl5` keeps even large messages out of the 2 GiB limit. Parallel HDF5 is not
+needed: every rank writes its own file.
 """
 
 from __future__ import annotations
 
 from typing import Any, Protocol
-
-import h5py
 
 PROGRESS = 17  # message tag of "n levels done" notes to rank 0
 
@@ -23,6 +21,8 @@ class Comm(Protocol):
     def scatter(self, shares: list[Any] | None) -> Any: ...
 
     def gather(self, obj: Any) -> list[Any] | None: ...
+
+    def allgather(self, obj: Any) -> list[Any]: ...
 
     def notify(self, done: int) -> None: ...
 
@@ -44,6 +44,9 @@ class Serial:
     def gather(self, obj: Any) -> list[Any]:
         return [obj]
 
+    def allgather(self, obj: Any) -> list[Any]:
+        return [obj]
+
     def notify(self, done: int) -> None:
         raise RuntimeError("rank 0 counts its own progress")
 
@@ -63,18 +66,26 @@ class Mpi:
     def __init__(self, comm: Any):
         self.comm = comm
         self.rank, self.size = comm.Get_rank(), comm.Get_size()
-        hdf5 = "h5py has parallel HDF5" if h5py.get_config().mpi else "h5py is serial"
-        self.path = f"{self.size} MPI ranks, pkl5 gather to rank 0 ({hdf5})"
+        self.path = f"{self.size} MPI ranks, a shard per rank"
         self._sent: list[Any] = []
 
     def scatter(self, shares: list[Any] | None) -> Any:
         return self.comm.scatter(shares, root=0)
 
     def gather(self, obj: Any) -> list[Any] | None:
+        self._flush()
+        return self.comm.gather(obj, root=0)
+
+    def allgather(self, obj: Any) -> list[Any]:
+        self._flush()
+        return self.comm.allgather(obj)
+
+    def _flush(self) -> None:
+        """Complete the progress notes sent so far before a collective."""
         from mpi4py.util import pkl5
 
         pkl5.Request.waitall(self._sent)
-        return self.comm.gather(obj, root=0)
+        self._sent.clear()
 
     def notify(self, done: int) -> None:
         self._sent.append(self.comm.isend(done, 0, tag=PROGRESS))
