@@ -272,6 +272,10 @@ def cifar_no_labels(folder: Path) -> None:
     replace(folder / "data_batch_2", pickled(batch))
 
 
+def cifar_ragged_labels(folder: Path) -> None:
+    replace(folder / "data_batch_2", pickled(cifar_batch(values=[[1], [2, 3]] * 5000)))
+
+
 class Evil:
     def __reduce__(self):
         return (eval, ("1+1",))
@@ -292,6 +296,11 @@ CIFAR_CASES = [
     (cifar_empty, "data_batch_2", r"is empty"),
     (cifar_not_a_dict, "data_batch_2", r"holds a pickled list"),
     (cifar_no_labels, "data_batch_2", r"lacks the key 'labels'"),
+    (
+        cifar_ragged_labels,
+        "data_batch_2",
+        r"labels is not an array; expected 10000 integer labels",
+    ),
     (cifar_code, "data_batch_2", r"refusing to load (__builtin__|builtins)\.eval"),
 ]
 

@@ -74,7 +74,7 @@ def read_batch(path: Path) -> dict:
 
 
 class _Layout:
-    """One CIFAR variant: its folder, batch files, label key and rows per batch."""
+    """One CIFAR variant: its folder, batch files and label key."""
 
     def __init__(self, folder: str, train: list[str], test: list[str], label_key: str):
         self.folder, self.train, self.test, self.label_key = folder, train, test, label_key
@@ -109,12 +109,13 @@ class _Layout:
                 f"{path}: data has shape {images.shape}; expected ({rows}, {width}) "
                 f"({rows} images of {'x'.join(map(str, spec.input_shape))} bytes)"
             )
-        labels = np.asarray(batch[self.label_key])
-        if labels.shape != (rows,) or labels.dtype.kind not in "iu":
-            raise DataError(
-                f"{path}: {self.label_key} is {labels.dtype} of shape {labels.shape}; "
-                f"expected {rows} integer labels"
-            )
+        try:
+            labels = np.asarray(batch[self.label_key])
+            found = f"{labels.dtype} of shape {labels.shape}"
+        except (ValueError, TypeError, OverflowError):  # ragged, or not numbers
+            labels, found = None, "not an array"
+        if labels is None or labels.shape != (rows,) or labels.dtype.kind not in "iu":
+            raise DataError(f"{path}: {self.label_key} is {found}; expected {rows} integer labels")
         bad = np.flatnonzero((labels < 0) | (labels >= spec.num_classes))
         if bad.size:
             raise DataError(
