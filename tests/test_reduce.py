@@ -347,6 +347,32 @@ def test_kill_during_write_leaves_previous_store(
     assert not any(p.name.startswith(".tmp-") for p in shards.iterdir())
 
 
+def test_two_reducers_at_once_store_every_level_once(sweep_out: Path, tmp_path: Path) -> None:
+    """Two `lth reduce` jobs (2 ranks and 1) into one new store at the same moment: the
+    second waits for the first's lock, then finds everything stored."""
+    store = tmp_path / "store.h5"
+    procs = [
+        subprocess.Popen(
+            reduce_cmd(sweep_out / "runs", store, ranks),
+            cwd=REPO,
+            env=ENV,
+            text=True,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+        for ranks in (2, 1)
+    ]
+    logs = [p.communicate(timeout=300) for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], logs
+    added = sorted(" ".join(out.split()) for out, _ in logs)
+    assert "added 0 runs, 0 levels" in added[0] and "added 6 runs, 14 levels" in added[1]
+    levels = levels_frame(store)
+    assert len(levels) == 14 and not levels.duplicated(["run_id", "level"]).any()
+    feats = features_frame(store)
+    assert not feats.duplicated(["run_id", "level", "layer"]).any()
+    assert summary(store)["masks"] == 3 * 14
+
+
 def test_failures_are_reported_not_hung(sweep_out: Path, tmp_path: Path) -> None:
     out, store = tmp_path / "out", tmp_path / "store.h5"
     shutil.copytree(sweep_out, out)
