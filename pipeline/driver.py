@@ -6,13 +6,21 @@ skips finished levels and resumes the partial ones. Members of one cohort share
 model, data, recipe and rewind point; each has its own method, mask and seed.
 A control trains in the same cohort as its source run, whose level-L mask it
 derives from.
+
+One process trains a run at a time: the driver takes each run's lock (locks.py) for
+the length of the cohort. A run locked by another process is left to it (its
+status.json too), and so is a control whose unfinished source is: the control needs
+the source's mask of every level, which only the source's holder writes.
+`CohortDriver.run` returns the runs it left; the task runner reports them.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import sys
 import time
 from collections.abc import Callable
+from contextlib import ExitStack
 from itertools import groupby
 
 import torch
@@ -21,8 +29,10 @@ from omegaconf import OmegaConf
 from pipeline.data.batches import epoch_seed, iterations_per_epoch
 from pipeline.data.tensors import TensorDataset
 from pipeline.io import load_tensors, save_json, save_tensors, save_yaml
+from pipeline.locks import Lock
 from pipeline.methods import METHODS
 from pipeline.models.members import build_plain, initial_state, prunable_names
+from pipeline.prune import flops
 from pipeline.prune.context import PruneContext
 from pipeline.prune.controls import CONTROLS
 from pipeline.prune.ladder import ladder
@@ -169,8 +179,11 @@ class CohortDriver:
                 seed=run.cfg.seed,
                 config=run.cfg.prune,
                 dataset=run.cfg.data.name,
+                train=run.cfg.train,
             )
             mask = METHODS[run.cfg.prune.method].build(ctx)
+            if ctx.spent_flops:
+                flops.save_mask_flops(path.parent, sum(ctx.spent_flops))
         save_tensors(path, mask)
         return mask
 
@@ -212,14 +225,42 @@ class CohortDriver:
         )
 
     # -- the level loop -----------------------------------------------------------------
-    def run(self) -> None:
+    def run(self) -> list[Run]:
+        """Train every unfinished level of the runs this process can lock; return the runs
+        left to other processes."""
         for run in self.runs:
             if not run.paths.config.is_file():
                 save_yaml(run.paths.config, OmegaConf.to_container(OmegaConf.structured(run.cfg)))
-        top = max(run.levels for run in self.runs)
+        with ExitStack() as held:
+            mine, elsewhere = self._claim(held)
+            self._levels(mine)
+            for run in mine:
+                save_json(
+                    run.paths.status,
+                    {"state": "done", "level": run.levels, "updated": time.time()},
+                )
+        return elsewhere
+
+    def _claim(self, held: ExitStack) -> tuple[list[Run], list[Run]]:
+        """Lock the cohort's runs, sources first (released when `held` closes): a run is
+        this process's if it gets the lock and, for a control, its source is this
+        process's too or finished."""
+        mine: list[Run] = []
+        elsewhere: list[Run] = []
+        for run in sorted(self.runs, key=lambda r: r.is_control):
+            source = run.source
+            free = source is None or source.id in {r.id for r in mine}
+            if (free or not source.pending_levels()) and held.enter_context(Lock(run.paths.lock)):
+                mine.append(run)
+            else:
+                elsewhere.append(run)
+        return mine, elsewhere
+
+    def _levels(self, runs: list[Run]) -> None:
+        """Level by level, the pending levels of `runs` (sources before their controls)."""
+        top = max((run.levels for run in runs), default=-1)
         for level in range(top + 1):
-            pending = [r for r in self.runs if level in r.pending_levels()]
-            pending.sort(key=lambda r: r.is_control)  # sources' masks first
+            pending = [r for r in runs if level in r.pending_levels()]
             if not pending:
                 continue
             members = [self._member(r, level) for r in pending]
@@ -227,10 +268,6 @@ class CohortDriver:
             for _, group in groupby(resume_points, key=lambda p: p[1].iteration or -1):
                 group = list(group)
                 self._train([r for r, _ in group], [m for _, m in group], level)
-        for run in self.runs:
-            save_json(
-                run.paths.status, {"state": "done", "level": run.levels, "updated": time.time()}
-            )
 
     def _train(self, runs: list[Run], members: list[Member], level: int) -> None:
         plan = self._plan(level)
@@ -243,6 +280,8 @@ class CohortDriver:
             self._finish(run, level, member.mask, result, plan, len(runs))
             for run, member, result in zip(runs, members, results)
         ]
+        for run in runs:  # the job log's record of who trained what
+            print(f"level {level} of run {run.id} trained", file=sys.stderr, flush=True)
         self.reporter.level_finished(level, runs, metrics)
 
     def _finish(
@@ -257,6 +296,12 @@ class CohortDriver:
         paths = run.paths.level(level)
         mask = mask or full_masks(self.shapes)
         best = min(result.evaluations, key=lambda e: e["test_loss"])
+        data = self.data
+        positions = flops.output_positions(self.model, data.input_shape, data.num_classes)
+        train = plan.train
+        seen = flops.examples_seen(
+            plan.start, plan.end, len(data.y_train), train.batch_size, train.drop_last
+        )
         final = result.evaluations[-1]
         metrics = {
             "run_id": run.id,
@@ -271,6 +316,8 @@ class CohortDriver:
             "iterations": plan.end - plan.start,
             "seconds": result.seconds,
             "cohort_size": cohort,
+            "train_flops": flops.train_step_flops(mask, positions) * seen,
+            "mask_flops": flops.load_mask_flops(paths.dir),
             "evaluations": result.evaluations,
         }
         if level == 0:

@@ -45,6 +45,11 @@ class RunPaths:
         return self.dir / "status.json"
 
     @property
+    def lock(self) -> Path:
+        """The advisory lock of whoever trains this run (pipeline/locks.py); never written."""
+        return self.dir / "train.lock"
+
+    @property
     def rewind(self) -> Path:
         """Weights at the rewind point, the start of every retraining level."""
         return self.dir / "rewind.pt"
@@ -86,6 +91,11 @@ class Layout:
 @dataclass(frozen=True)
 class SweepPaths:
     dir: Path
+
+    def resolved(self) -> SweepPaths:
+        """The same sweep by its absolute path: what job payloads carry, so that a job on a
+        compute node (another working directory) finds it whatever path the caller typed."""
+        return SweepPaths(self.dir.resolve())
 
     @property
     def manifest(self) -> Path:

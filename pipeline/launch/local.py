@@ -28,6 +28,7 @@ class LocalLauncher:
     def launch(
         self, manifest: Manifest, paths: SweepPaths, cohorts: list[int], launcher: LauncherConfig
     ) -> list[str]:
+        paths = paths.resolved()  # what the workers are given, whatever their directory
         devices = worker_devices(launcher)
         if len(devices) == 1:
             if run_task(paths.dir, cohorts, devices[0], progress=True) != 0:

@@ -3,11 +3,16 @@
 Cohort index i is what array task i trains, on every backend. A run's family
 (a source run and its controls) always shares a cohort, since the controls
 derive their masks from the source's at every level.
+
+manifest.json holds the output root relative to the sweep directory ("../.."), so a
+sweep moved or copied together with its runs reads its own runs wherever it lands.
 """
 
 from __future__ import annotations
 
 import json
+import os
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -25,7 +30,7 @@ from pipeline.steps import canonical_step
 @dataclass
 class Manifest:
     name: str
-    root: str  # the output root holding runs/
+    root: str  # the output root holding runs/, absolute (stored relative to the sweep dir)
     runs: dict[str, dict]  # run_id -> resolved config
     cohorts: list[list[str]]  # cohort index -> run ids
     created: float = field(default_factory=time.time)
@@ -45,7 +50,7 @@ class Manifest:
             paths.manifest,
             {
                 "name": self.name,
-                "root": self.root,
+                "root": os.path.relpath(Path(self.root).resolve(), paths.dir.resolve()),
                 "created": self.created,
                 "runs": self.runs,
                 "cohorts": self.cohorts,
@@ -56,8 +61,19 @@ class Manifest:
     def load(cls, paths: SweepPaths) -> Manifest:
         if not paths.manifest.is_file():
             raise FileNotFoundError(f"{paths.dir} holds no manifest.json: not a sweep directory")
-        raw = load_json(paths.manifest)
-        manifest = cls(raw["name"], raw["root"], raw["runs"], raw["cohorts"], raw["created"])
+        try:
+            raw = load_json(paths.manifest)
+            name, stored, runs, cohorts = raw["name"], raw["root"], raw["runs"], raw["cohorts"]
+            created = raw["created"]
+        except (ValueError, KeyError, TypeError) as error:  # not JSON, or not a manifest's
+            what = error.msg if isinstance(error, json.JSONDecodeError) else repr(error)
+            raise ManifestError(
+                f"{paths.manifest} is damaged ({what}): copy it again from the original "
+                "sweep, or write it again with the sweep's overrides and `lth sweep ... "
+                "--dry-run` (finished runs are kept: their ids do not change)"
+            ) from None
+        root = str(output_root(paths, name, stored))
+        manifest = cls(name, root, runs, cohorts, created)
         manifest.check_identity()
         return manifest
 
@@ -72,6 +88,33 @@ class Manifest:
                     "version of lth (its run identity changed since the sweep was written); "
                     "finish the sweep with the version that wrote it, or start it again"
                 )
+
+
+_TOLD: set[Path] = set()  # sweeps whose pinned root was already said to be ignored
+
+
+def output_root(paths: SweepPaths, name: str, stored: str) -> Path:
+    """The absolute output root of the sweep in `paths`, from the root its manifest stores.
+
+    A relative root is relative to the sweep directory. An absolute root (manifests
+    written before roots were relative) is used only while the sweep still lives under
+    it; a moved or copied sweep reads the runs beside it instead, and says so once.
+    """
+    here = paths.dir.resolve()
+    if not os.path.isabs(stored):
+        return Path(os.path.normpath(here / stored))
+    pinned = Layout(Path(stored)).sweep(name).dir
+    if pinned.is_dir() and os.path.samefile(pinned, here):
+        return Path(stored)
+    root = Path(os.path.normpath(here / os.path.relpath(stored, pinned)))
+    if here not in _TOLD:
+        _TOLD.add(here)
+        print(
+            f"note: sweep {name} was written under {stored} and is now in {here}: "
+            f"its runs are read from {Layout(root).runs}",
+            file=sys.stderr,
+        )
+    return root
 
 
 def cohort_key(cfg: Config) -> str:
@@ -118,4 +161,4 @@ def build_manifest(
             current.extend(run.id for run in family)
         cohorts.append(current)
     resolved = {run.id: asdict(run.cfg) for run in runs}
-    return Manifest(name, str(root), resolved, cohorts)
+    return Manifest(name, str(Path(root).resolve()), resolved, cohorts)

@@ -67,6 +67,7 @@ def workdir(cfg: LauncherConfig) -> str:
 def array_script(
     manifest: Manifest, paths: SweepPaths, cohorts: list[int], cfg: LauncherConfig
 ) -> str:
+    paths = paths.resolved()  # the job starts in its own working directory
     logs = paths.scheduler_logs("pbs")
     walltime = walltime_seconds(cfg.walltime)
     return render(
@@ -87,6 +88,7 @@ def array_script(
 
 
 def reducer_script(manifest: Manifest, paths: SweepPaths, cfg: LauncherConfig) -> str:
+    paths = paths.resolved()
     return render(
         "pbs/reduce.pbs.in",
         name=shell([job_name(manifest.name, "-reduce")]),

@@ -41,6 +41,7 @@ def launcher_config(manifest: Manifest, overrides: list[str]) -> LauncherConfig:
 
 
 def resume(paths: SweepPaths, overrides: list[str], console: Console) -> int:
+    paths = paths.resolved()  # jobs run elsewhere: they get the absolute path
     manifest = Manifest.load(paths)
     cfg = launcher_config(manifest, overrides)
     state = sweep_state(paths)

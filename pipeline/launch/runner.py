@@ -1,9 +1,11 @@
 """Run one cohort of a manifest: the body of a local worker and of a cluster array task.
 
 A task's exit code is what the scheduler records, so it tells the truth: 0 when
-every cohort finished, FAILED when training raised, STOPPED when a signal asked it
-to checkpoint and stop. Either of the last two also leaves a marker in each
-unfinished run's status.json, for `lth status` to show and `lth resume` to act on.
+every run of its cohorts is finished when it ends, FAILED when training raised or a
+run was left unfinished to another process training it (its lock was held), STOPPED
+when a signal asked it to checkpoint and stop. A failure or a stop also leaves a
+marker in each unfinished run's status.json that this task may write (the runs it can
+lock), for `lth status` to show and `lth resume` to act on.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from pipeline.launch.manifest import Manifest
 from pipeline.launch.progress import RichReporter
 from pipeline.launch.signals import StopOnSignal
 from pipeline.launch.sizing import resolve_device
+from pipeline.locks import Lock
 from pipeline.paths import SweepPaths
 from pipeline.runs import Run
 from pipeline.train.trainer import Stopped
@@ -48,7 +51,8 @@ def run_cohort(
     device: str | None = None,
     show_progress: bool = True,
     should_stop: Callable[[], bool] = lambda: False,
-) -> None:
+) -> list[Run]:
+    """Train cohort `index`; return its runs left to other processes (locked there)."""
     runs = manifest.cohort_runs(index)
     cfg = runs[0].cfg
     target = resolve_device(device or cfg.launcher.device)
@@ -58,7 +62,7 @@ def run_cohort(
     label = f"cohort {index + 1}/{len(manifest.cohorts)}"
     reporter = RichReporter(label, max(r.levels for r in runs)) if show_progress else None
     with reporter or nullcontext():
-        CohortDriver(runs, data, target, reporter, should_stop).run()
+        return CohortDriver(runs, data, target, reporter, should_stop).run()
 
 
 def scheduler_task_id() -> str | None:
@@ -81,22 +85,24 @@ def where_from(run: Run) -> str:
 
 
 def mark(runs: list[Run], state: str, **fields) -> None:
-    """Record `state` in the status.json of every unfinished run, keeping its progress."""
+    """Record `state` in the status.json of every unfinished run, keeping its progress;
+    a run locked by another process is that process's to describe."""
     for run in runs:
-        if not run.pending_levels():
-            continue
-        previous = load_json(run.paths.status) if run.paths.status.is_file() else {}
-        progress = {key: previous[key] for key in ("level", "iteration", "of") if key in previous}
-        save_json(
-            run.paths.status,
-            {
-                "state": state,
-                **progress,
-                **fields,
-                "job": scheduler_task_id(),
-                "updated": time.time(),
-            },
-        )
+        with Lock(run.paths.lock) as mine:
+            if not mine or not run.pending_levels():
+                continue
+            previous = load_json(run.paths.status) if run.paths.status.is_file() else {}
+            progress = {k: previous[k] for k in ("level", "iteration", "of") if k in previous}
+            save_json(
+                run.paths.status,
+                {
+                    "state": state,
+                    **progress,
+                    **fields,
+                    "job": scheduler_task_id(),
+                    "updated": time.time(),
+                },
+            )
 
 
 def run_task(
@@ -119,12 +125,15 @@ def run_task(
     log = log or os.environ.get("LTH_LOG")
     manifest = Manifest.load(SweepPaths(sweep_dir))
     code = FINISHED
+    elsewhere: dict[int, list[Run]] = {}
     for index in cohorts:
         runs = manifest.cohort_runs(index)
         for run in runs:
             print(f"cohort {index}: {where_from(run)}", file=sys.stderr, flush=True)
         try:
-            run_cohort(manifest, index, device, show_progress=progress, should_stop=should_stop)
+            elsewhere[index] = run_cohort(
+                manifest, index, device, show_progress=progress, should_stop=should_stop
+            )
         except Stopped as stopped:
             reason = f"{stopped} by {should_stop.received.name} (checkpoint written)"
             mark(runs, "stopped", reason=reason, log=log)
@@ -134,4 +143,21 @@ def run_task(
             traceback.print_exc()
             mark(runs, "failed", error=f"{type(error).__name__}: {error}", log=log)
             code = FAILED
-    return code
+    return FAILED if left_unfinished(elsewhere) else code
+
+
+def left_unfinished(elsewhere: dict[int, list[Run]]) -> bool:
+    """Report the runs left to other processes that are still unfinished now."""
+    unfinished = False
+    for index, runs in elsewhere.items():
+        for run in runs:
+            if run.pending_levels():
+                unfinished = True
+                print(
+                    f"cohort {index}: run {run.id} is being trained by another process "
+                    "(its lock is held, or its source's): left to it; `lth resume` "
+                    "trains it if that process does not finish it",
+                    file=sys.stderr,
+                    flush=True,
+                )
+    return unfinished

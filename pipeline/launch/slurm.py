@@ -112,6 +112,7 @@ class SlurmLauncher(ClusterLauncher):
         cfg: LauncherConfig,
         number: int,
     ) -> Submission:
+        paths = paths.resolved()  # the pickled task runs in the job's directory, not ours
         try:
             executor = submitit.SlurmExecutor(
                 folder=paths.scheduler_logs(self.name), max_num_timeout=cfg.max_timeouts
@@ -129,6 +130,7 @@ class SlurmLauncher(ClusterLauncher):
     def submit_reducer(
         self, manifest: Manifest, paths: SweepPaths, cfg: LauncherConfig, number: int, after: str
     ) -> str:
+        paths = paths.resolved()
         script = write_script(
             paths.scripts / f"reduce-{number}.sh",
             render(

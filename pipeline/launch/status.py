@@ -81,6 +81,28 @@ def _queue_view(submissions: dict[int, Submission]) -> tuple[dict[str, TaskState
     return states, unreachable
 
 
+def _reason(status: dict, task: str | None) -> tuple[str, bool]:
+    """Why an unfinished run ended, from its marker; True when the marker was left by an
+    earlier task than the cohort's latest, which then ended without a word (its log says
+    why: e.g. it could not start)."""
+    note = {"failed": status.get("error"), "stopped": status.get("reason")}.get(
+        status["state"]
+    ) or "its task ended mid-level (killed?)"
+    earlier = status.get("job")
+    if task and earlier and earlier != task:
+        return f"its latest task {task} ended without training it; before, {earlier}: {note}", True
+    return note, False
+
+
+def _log(status: dict, log: Path | None) -> str | None:
+    """The log of the task that wrote `status`, else the latest task's (where the sweep is
+    now: a moved sweep's markers name logs at its old place)."""
+    recorded = status.get("log")
+    if recorded and (Path(recorded).is_file() or log is None):
+        return recorded
+    return str(log) if log else None
+
+
 def _judge(
     run: Run,
     cohort: int,
@@ -101,7 +123,7 @@ def _judge(
             and time.time() - status.get("updated", 0) < stale_after
         )
     started = bool(status) or bool(run.paths.completed_levels())
-    log_text = status.get("log") or (str(log) if log else None)
+    log_text = _log(status, log)
     state, note = NEVER, ""
     if not run.pending_levels():
         state = DONE
@@ -111,9 +133,8 @@ def _judge(
         state, note = NEVER, "queued"
     elif status.get("state") in ("failed", "stopped", "running"):
         state = FAILED
-        note = {"failed": status.get("error"), "stopped": status.get("reason")}.get(
-            status["state"]
-        ) or "its task ended mid-level (killed?)"
+        note, superseded = _reason(status, task)
+        log_text = str(log) if superseded and log else log_text
     elif not started and task and log and log.is_file():
         state, note = FAILED, "its task ended before training began"
     return RunState(
@@ -123,8 +144,8 @@ def _judge(
 
 def sweep_state(paths: SweepPaths) -> SweepState:
     """The state of every run of the sweep in `paths`."""
+    paths = paths.resolved()
     manifest = Manifest.load(paths)
-    cluster = SweepPaths(paths.dir)
     submissions = latest(load_submissions(paths))
     queue, unreachable = _queue_view(submissions)
     stale_after = manifest.config(next(iter(manifest.runs))).launcher.stale_after
@@ -133,7 +154,7 @@ def sweep_state(paths: SweepPaths) -> SweepState:
         submission = submissions.get(cohort)
         task = submission.task_of(cohort) if submission else None
         asked = submission is not None and submission.backend not in unreachable
-        log = make_launcher(submission.backend).log_path(cluster, task) if submission else None
+        log = make_launcher(submission.backend).log_path(paths, task) if submission else None
         for run in manifest.cohort_runs(cohort):
             status = load_json(run.paths.status) if run.paths.status.is_file() else {}
             runs.append(_judge(run, cohort, status, task, queue.get(task), asked, log, stale_after))
