@@ -51,3 +51,19 @@ def test_transfer_without_a_matching_ticket_fails_with_the_reason(store, tmp_pat
     assert main(["sweep", *args, f"prune.transfer_store={store}"]) == 2
     assert "holds 0 IMP tickets of mnist1d_mlp on mnist1d with seed 7" in capsys.readouterr().err
     assert not (tmp_path / "runs").exists()
+
+
+def test_every_level_records_its_training_flops_from_its_mask(store):
+    """The tickets of the fixture: MNIST-1D MLP 40-100-100-10, 2 epochs of 4000 examples."""
+    ticket = next((store.parent / "runs").iterdir())
+    dense = load_json(ticket / "level_0" / "metrics.json")
+    # forward 2 * (40*100 + 100*100 + 100*10) = 30000 FLOPs, 3 forwards a step, 8000 examples
+    assert dense["train_flops"] == 3 * 30000 * 8000
+    assert dense["mask_flops"] == 0  # IMP's rounds are charged by the study, level by level
+    for level in (1, 2):
+        kept = sum(
+            int(m.sum()) for m in load_tensors(ticket / f"level_{level}" / "mask.pt").values()
+        )
+        metrics = load_json(ticket / f"level_{level}" / "metrics.json")
+        assert metrics["train_flops"] == 3 * 2 * kept * 8000
+        assert metrics["train_flops"] < dense["train_flops"]

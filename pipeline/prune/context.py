@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 
-from pipeline.config import PruneConfig
+from pipeline.config import PruneConfig, TrainConfig
 from pipeline.data.tensors import TensorDataset
 from pipeline.prune.ladder import Rung
 from pipeline.prune.masks import Masks
@@ -38,6 +38,10 @@ class PruneContext:
     seed: int
     config: PruneConfig  # the run's pruning config, for method-specific options
     dataset: str  # registry name of the training data
+    train: TrainConfig = field(default_factory=TrainConfig)  # the run's recipe, for searches
+    # FLOPs the method spent building the mask (score or search steps); `build` appends to
+    # it and the driver records the sum (pipeline.prune.flops)
+    spent_flops: list[int] = field(default_factory=list)
 
     @property
     def output(self) -> str:
