@@ -81,6 +81,8 @@ class ShardWriter:
         self.file = h5py.File(self.tmp, "w", locking=LOCKING)
         self.file.create_group(MASKS_GROUP)
         self._rows: dict[str, int] = {}  # shape key -> rows appended
+        # Open datasets kept open: closing one flushes (recompresses) its partial chunk.
+        self._arrays: dict[str, h5py.Dataset] = {}
         self._index: list[tuple[str, int, str, str, int, int]] = []
 
     def add_mask(self, run_id: str, level: int, layer: str, mask: np.ndarray) -> None:
@@ -98,11 +100,11 @@ class ShardWriter:
 
     def append_rows(self, shape: str, packed: np.ndarray) -> int:
         """Append packed masks (one per row) to the array of their shape; its first row."""
-        masks = self.file[MASKS_GROUP]
         row = self._rows.get(shape, 0)
-        if shape not in masks:
+        ds = self._arrays.get(shape)
+        if ds is None:
             width = packed.shape[1]
-            masks.create_dataset(
+            ds = self._arrays[shape] = self.file[MASKS_GROUP].create_dataset(
                 shape,
                 shape=(0, width),
                 maxshape=(None, width),
@@ -110,7 +112,6 @@ class ShardWriter:
                 chunks=(max(1, MASK_CHUNK_BYTES // width), width),
                 **GZIP,
             )
-        ds = masks[shape]
         ds.resize(row + len(packed), axis=0)
         ds[row:] = packed
         self._rows[shape] = row + len(packed)
@@ -137,7 +138,7 @@ class ShardWriter:
         frames = {MASK_INDEX: index, **tables}
         for table in TABLES:
             write_table(self.file, table, frames[table])
-        masks = self.file[MASKS_GROUP]
+        masks = self._arrays
         entry = {
             **entry,
             "file": self.target.name,
