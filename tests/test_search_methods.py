@@ -13,9 +13,10 @@ from pipeline.models.registry import MODELS, ModelSpec
 from pipeline.prune import flops
 from pipeline.prune.context import PruneContext
 from pipeline.prune.ladder import Rung
-from pipeline.prune.search import gem_miner
+from pipeline.prune.search import early_bird, gem_miner
 
 INPUTS = 8
+SGD = TrainConfig(optimizer="sgd", lr=0.1, batch_size=128)
 
 
 class Linear(nn.Module):
@@ -113,7 +114,14 @@ def test_gem_miner_finds_the_only_pair_of_weights_that_classifies_everything(lin
     assert spent > 30 * 256 * 32  # some weights were kept while it trained
 
 
-def test_gem_miner_keeps_the_ladders_count_reproducibly_on_a_real_mlp():
+@pytest.mark.parametrize(
+    "method, config",
+    [
+        ("gem_miner", PruneConfig(gem_epochs=3, gem_period=1)),
+        ("early_bird", PruneConfig(early_bird_epochs=3)),
+    ],
+)
+def test_searches_keep_the_ladders_count_reproducibly_on_a_real_mlp(method, config):
     gen = torch.Generator().manual_seed(0)
     data = TensorDataset(
         torch.randn(64, 1, 40, generator=gen),
@@ -123,15 +131,45 @@ def test_gem_miner_keeps_the_ladders_count_reproducibly_on_a_real_mlp():
         10,
     )
     state = initial_state("mnist1d_mlp", (1, 40), 10, 0)
-    config = PruneConfig(gem_epochs=3, gem_period=1)
 
     def build():
-        ctx = _ctx("mnist1d_mlp", data, state, 0.5, density=0.1, config=config)
-        return METHODS["gem_miner"].build(ctx), ctx
+        ctx = _ctx("mnist1d_mlp", data, state, 0.5, density=0.1, config=config, train=SGD)
+        return METHODS[method].build(ctx), ctx
 
     mask, ctx = build()
     # hidden 40*100 + 100*100 = 14000 at 0.1, output 1000 at 0.5
     assert sum(int(m.sum()) for m in mask.values()) == 1400 + 500
+    assert all(m.dtype == torch.bool and m.device.type == "cpu" for m in mask.values())
     again, _ = build()
     assert all(torch.equal(mask[n], again[n]) for n in mask)
-    assert len(ctx.spent_flops) == 1
+    assert len(ctx.spent_flops) == 1 and ctx.spent_flops[0] > 0
+
+
+def test_mask_distance_is_the_share_of_kept_positions_that_moved():
+    a = {"w": torch.tensor([1, 1, 0, 0], dtype=torch.bool)}
+    b = {"w": torch.tensor([0, 1, 1, 0], dtype=torch.bool)}
+    assert early_bird.mask_distance(a, b) == 2 / 4
+    assert early_bird.mask_distance(a, a) == 0.0
+    assert early_bird.mask_distance(a, {"w": ~a["w"]}) == 1.0
+
+
+def test_early_bird_stops_once_the_mask_has_held_still_for_the_window(linear_model):
+    """Training raises |w| of the two weights that read input 0 from the first epoch on and
+    never raises the others' (they only add noise to the logits), so the 2-weight magnitude
+    mask is the same after every epoch: five zero distances after six epochs."""
+    data = _sign_data(256, seed=1)
+    ctx = _ctx(linear_model, data, _signs_state(), output_density=2 / 16, train=SGD)
+    mask = METHODS["early_bird"].build(ctx)["fc.weight"]
+    expected = torch.zeros(2, INPUTS, dtype=torch.bool)
+    expected[0, 0] = expected[1, 0] = True
+    assert torch.equal(mask, expected)
+    # 6 epochs of 256 examples at 3 dense forwards of 2 * 16 FLOPs each
+    assert ctx.spent_flops == [6 * 256 * 3 * 32]
+
+
+def test_early_bird_trains_its_most_epochs_when_the_mask_never_settles(linear_model):
+    data = _sign_data(256, seed=1)
+    config = PruneConfig(early_bird_epochs=4, early_bird_window=5)  # a window never filled
+    ctx = _ctx(linear_model, data, _signs_state(), 2 / 16, config=config, train=SGD)
+    METHODS["early_bird"].build(ctx)
+    assert ctx.spent_flops == [4 * 256 * 3 * 32]
