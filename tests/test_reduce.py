@@ -332,19 +332,19 @@ def test_kill_during_write_leaves_previous_store(
         start_new_session=True,
     )
     deadline = time.monotonic() + 120
-    while not any(p.name.startswith(".tmp-") for p in shards.iterdir()):
+    while not any(p.name.endswith(".tmp") for p in shards.iterdir()):
         assert proc.poll() is None and time.monotonic() < deadline, "no shard was started"
         time.sleep(0.01)
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait(timeout=60)
-    assert any(p.name.startswith(".tmp-") for p in shards.iterdir())  # left behind
+    assert any(p.name.endswith(".tmp") for p in shards.iterdir())  # left behind
     old = frames(reduced[0])
     for name, frame in frames(store).items():
         pd.testing.assert_frame_equal(frame, old[name])
     assert summary(store)["masks"] == summary(reduced[0])["masks"]
 
     assert "added 1 runs, 3 levels" in reduce(grown_out / "runs", store)
-    assert not any(p.name.startswith(".tmp-") for p in shards.iterdir())
+    assert not any(p.name.endswith(".tmp") for p in shards.iterdir())
 
 
 def test_two_reducers_at_once_store_every_level_once(sweep_out: Path, tmp_path: Path) -> None:

@@ -172,7 +172,7 @@ def test_sigkill_at_any_instant_leaves_the_state_before_or_after(history: Path):
     assert False in outcomes, "no kill landed before the commit"
     write_store(history, *batch(range(7, 8), 1), PROV)  # the next writer cleans up
     live = {p.name for p in history.with_name("store.h5.shards").iterdir()}
-    assert not any(name.startswith(".tmp") for name in live)
+    assert not any(name.endswith(".tmp") for name in live)
     assert len(live) == 4 + added + 1
     assert sorted(p.name for p in history.parent.iterdir()) == [
         "scratch.h5",

@@ -31,7 +31,6 @@ from .schema import (
     SHARDS_DATASET,
     STR,
     TABLES,
-    TEMP_PREFIX,
     Table,
     shard_name,
 )
@@ -59,11 +58,9 @@ def next_write(entries: Sequence[dict]) -> int:
 def remove_orphans(store: Path, entries: Sequence[dict]) -> None:
     """Delete what writers that died before their commit left: shard-directory files no
     committed index names, and temp files beside the store. Call with the store's lock held."""
-    if store.parent.is_dir():
+    if store.parent.is_dir():  # atomic_path's temp files of the store (index or compaction)
         for child in store.parent.iterdir():
-            name = child.name
-            temp_index = name.startswith(f".{store.name}.") and name.endswith(".tmp")
-            if temp_index or name == f"{TEMP_PREFIX}{store.name}":
+            if child.name.startswith(f".{store.name}.") and child.name.endswith(".tmp"):
                 child.unlink(missing_ok=True)
     directory = shard_dir(store)
     if not directory.is_dir():

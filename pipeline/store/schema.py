@@ -157,7 +157,6 @@ SELF = "."  # the manifest's file name of a shard that is the store file itself
 SHARD_DIR_SUFFIX = ".shards"
 LOCK_SUFFIX = ".lock"
 SHARD_SUFFIX = ".h5"
-TEMP_PREFIX = ".tmp-"  # a file being written; renamed without the prefix when complete
 
 # Files are never modified in place (writers add new files and rename a new index over the
 # old one), so HDF5's file locks guard nothing here; "best-effort" keeps them where they work

@@ -8,15 +8,15 @@ of the tables and the feature log are small and are written when the shard is fi
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Callable, Mapping
+from contextlib import ExitStack
 from pathlib import Path
 
 import h5py
 import numpy as np
 import pandas as pd
 
-from pipeline.io import fsync_dir, fsync_file
+from pipeline.io import atomic_path
 
 from .schema import (
     ATTR_SCHEMA_VERSION,
@@ -33,7 +33,6 @@ from .schema import (
     STR,
     TABLE_CHUNK_ROWS,
     TABLES,
-    TEMP_PREFIX,
     Table,
     shape_key,
 )
@@ -71,13 +70,14 @@ def write_table(f: h5py.File, table: Table, frame: pd.DataFrame) -> None:
 
 
 class ShardWriter:
-    """A shard being written under a temp name beside `target`; `finish` renames it there."""
+    """A shard being written under a temp name beside `target` (`pipeline.io.atomic_path`);
+    `finish` fsyncs and renames it there, `discard` deletes it."""
 
     def __init__(self, target: Path, write: int):
-        target.parent.mkdir(parents=True, exist_ok=True)
         self.target = target
         self.write = write
-        self.tmp = target.with_name(f"{TEMP_PREFIX}{target.name}")
+        self._rename = ExitStack()  # leaving it renames the temp file to `target`
+        self.tmp = self._rename.enter_context(atomic_path(target))
         self.file = h5py.File(self.tmp, "w", locking=LOCKING)
         self.file.create_group(MASKS_GROUP)
         self._rows: dict[str, int] = {}  # shape key -> rows appended
@@ -152,13 +152,12 @@ class ShardWriter:
         self.file.attrs[ATTR_SCHEMA_VERSION] = np.int64(SCHEMA_VERSION)
         self.file.attrs[ATTR_SHARD] = json.dumps(entry)
         self.file.close()
-        fsync_file(self.tmp)
-        os.replace(self.tmp, self.target)
-        fsync_dir(self.target.parent)
+        self._rename.close()
         return entry
 
     def discard(self) -> None:
         """Drop the shard (nothing of it was committed)."""
         if self.file.id.valid:
             self.file.close()
+        self._rename.pop_all()
         self.tmp.unlink(missing_ok=True)
