@@ -7,7 +7,8 @@ whose overall density is nearest the rung's in log scale. The run trains it from
 initialization. With the ticket's own dataset and seed this reproduces the ticket; with
 another seed it is the fresh-initialization control of a store's ticket; with other data
 it asks whether a ticket transfers (Morcos et al. 2019), e.g. from MNIST-1D to its
-spatially shuffled variant.
+spatially shuffled variant. With `prune.transfer_align` the mask is first permuted to the
+run's own units (pipeline.prior.align).
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ from pathlib import Path
 import torch
 
 from pipeline.errors import PriorError
+from pipeline.models.members import initial_state
+from pipeline.prior.align import ALIGNMENTS, permute_masks, unit_chain
 from pipeline.prior.learn import nearest_levels
 from pipeline.prune.context import PruneContext
 from pipeline.prune.masks import Masks
@@ -79,4 +82,16 @@ def transfer_mask(ctx: PruneContext) -> Masks:
             raise PriorError(
                 f"ticket {run_id}'s mask does not fit {name} {tuple(ctx.shapes[name])}"
             )
-    return {name: torch.from_numpy(masks[name].astype(bool)) for name in ctx.names}
+    mask = {name: torch.from_numpy(masks[name].astype(bool)) for name in ctx.names}
+    match = ALIGNMENTS.get(prune.transfer_align)
+    return aligned(mask, seed, match, ctx) if match else mask
+
+
+def aligned(mask: Masks, ticket_seed: int, match, ctx: PruneContext) -> Masks:
+    """The ticket's mask permuted to the units of the weights this level trains from,
+    matched against the ticket's initialization, rebuilt from its seed."""
+    data = ctx.data
+    chain = unit_chain(ctx.model, data.input_shape, data.num_classes)
+    ticket = initial_state(ctx.model, data.input_shape, data.num_classes, ticket_seed)
+    new = {key: value.cpu() for key, value in ctx.rewind_state().items()}
+    return permute_masks(mask, chain, match(ticket, new, chain, ctx))
