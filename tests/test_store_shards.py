@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import io
 import os
 import shutil
@@ -30,6 +31,7 @@ from pipeline.store import (
     upgrade,
     write_store,
 )
+from pipeline.store.cli import register
 from pipeline.store.inspect import main as inspect_main
 from pipeline.store.lock import StoreLock
 
@@ -130,6 +132,26 @@ def test_compact_merges_shards_into_one_file_that_reads_the_same(history: Path, 
     np.testing.assert_array_equal(
         read_masks(moved, "r3", 1)["conv1.weight"], read_masks(history, "r3", 1)["conv1.weight"]
     )
+
+
+def test_store_command_compacts_and_upgrades(history: Path, tmp_path: Path):
+    parser = argparse.ArgumentParser(prog="lth")
+    register(parser.add_subparsers(dest="command", required=True))
+    args = parser.parse_args(["store", "compact", str(history)])
+    assert args.func(args) == 0
+    assert not history.with_name("store.h5.shards").exists()
+    assert len(levels_frame(history)) == 10
+
+    old = tmp_path / "old.h5"
+    shutil.copy(V1, old)
+    args = parser.parse_args(["store", "upgrade", str(old)])
+    assert args.func(args) == 0
+    assert len(levels_frame(old)) == 10
+    groups = set(runs_frame(old)["seed_group"])  # configs "seed: N" (defaults elsewhere)
+    assert len(groups) == 1 and len(groups.pop()) == 12
+    args = parser.parse_args(["store", "compact", str(tmp_path / "missing.h5")])
+    with pytest.raises(StoreError, match="no such file"):
+        args.func(args)
 
 
 WRITER = """

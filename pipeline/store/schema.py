@@ -43,8 +43,7 @@ from dataclasses import dataclass
 import h5py
 import numpy as np
 
-SCHEMA_VERSION = 2
-READABLE_VERSIONS = (SCHEMA_VERSION,)  # v1 stores are converted by `lth store upgrade`
+SCHEMA_VERSION = 2  # v1 stores (one dataset per mask) are converted by `lth store upgrade`
 
 STR = h5py.string_dtype()  # variable-length UTF-8; xarray/h5netcdf reads it as a unicode array
 INT = np.dtype("int64")
@@ -150,7 +149,11 @@ UNKNOWN = "unknown"
 
 # The index's manifest: a scalar JSON string dataset listing its shards in write order. A
 # shard file describes itself in the ATTR_SHARD attr (the same JSON entry); a file without
-# /shards is a one-shard store (a compacted store).
+# /shards is a one-shard store (a compacted store). An entry holds: `file` (relative to the
+# store's directory), `write` (the write number: one per reduce, shared by its ranks'
+# shards), `rows` (per table), `features` (its feature columns), `masks` (shape -> [rows,
+# bytes per row]), `replace` (its group-statistic columns), `overrides` (whether it brings
+# feature rows of (run, level)s stored before) and `stats` (what it adds to `summary`).
 SHARDS_DATASET = "shards"
 ATTR_SHARD = "shard"
 SELF = "."  # the manifest's file name of a shard that is the store file itself
@@ -176,12 +179,6 @@ def shape_key(shape: tuple[int, ...]) -> str:
 
 def key_shape(key: str) -> tuple[int, ...]:
     return () if key == "scalar" else tuple(int(s) for s in key.split("x"))
-
-
-def packed_width(shape: tuple[int, ...]) -> int:
-    """Bytes of one packed mask (at least 1, so empty masks still have a row)."""
-    size = int(np.prod(shape, dtype=np.int64))
-    return max(1, -(-size // 8))
 
 
 def check_name(name: str, what: str) -> str:
