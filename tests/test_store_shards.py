@@ -311,4 +311,4 @@ def test_inspect_summary_imports_neither_torch_nor_pandas(history: Path):
     )
     assert done.returncode == 0, done.stderr
     assert "heavy: []" in done.stdout
-    assert "4 file(s)" in done.stdout and "r" not in done.stderr
+    assert "(4 shard(s))" in done.stdout and done.stderr == ""

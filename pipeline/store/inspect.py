@@ -171,7 +171,7 @@ def _summary_tables(path: str) -> list[Table]:
     kept = info["mask_kept"] / info["mask_weights"] if info["mask_weights"] else float("nan")
     store = [
         ("file", info["path"]),
-        ("size", f"{info['file_size'] / 1e6:.2f} MB in {info['shards']} file(s)"),
+        ("size", f"{info['file_size'] / 1e6:.2f} MB ({info['shards']} shard(s))"),
         ("schema version", info["schema_version"]),
         ("created", info["created"]),
         ("updated", info["updated"]),
