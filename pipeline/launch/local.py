@@ -33,7 +33,8 @@ class LocalLauncher:
         if len(devices) == 1:
             if run_task(paths.dir, cohorts, devices[0], progress=True) != 0:
                 raise LaunchError(
-                    f"some cohorts failed or stopped; `lth status {paths.dir}` shows which and why"
+                    "some runs did not finish here (failed, stopped, or left to another "
+                    f"process training them); `lth status {paths.dir}` shows which and why"
                 )
             return []
         paths.logs.mkdir(parents=True, exist_ok=True)
