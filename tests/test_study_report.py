@@ -10,12 +10,18 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from pipeline.config import Config
+from pipeline.io import save_json
+from pipeline.paths import RunPaths
 from pipeline.report import plots
-from pipeline.study.analysis import summary
+from pipeline.runs import Run
+from pipeline.study.analysis import iterations_to, level_table, summary
 from pipeline.study.plan import StudyPlan
 from pipeline.study.report import (
     TOP_FEATURES,
     accuracy_by_density,
+    convergence_by_density,
+    flops_by_density,
     prior_against_baselines,
     study_markdown,
     top_effects,
@@ -144,3 +150,76 @@ def test_the_compute_figure_is_drawn_whole_with_nothing_left_beside_it(tmp_path)
     assert pixels.shape[:2] == (4 * plots.DPI, 6 * plots.DPI)  # the 6 x 4 inch panel
     assert pixels.std() > 0.01
     assert [p.name for p in tmp_path.iterdir()] == ["compute.png"]  # no temp file left
+
+
+def _evaluations(accuracies: list[float], start: int = 0, every: int = 10) -> list[dict]:
+    return [
+        {"iteration": start + i * every, "test_accuracy": a, "test_loss": 1.0}
+        for i, a in enumerate(accuracies)
+    ]
+
+
+def test_convergence_is_the_first_evaluation_within_a_share_of_the_final_accuracy():
+    # final 0.80: 95% of it is 0.76 (first met at the third evaluation), 99% is 0.792
+    evaluations = _evaluations([0.1, 0.7, 0.77, 0.75, 0.795, 0.80], start=500)
+    assert iterations_to(evaluations, 0.95) == 20
+    assert iterations_to(evaluations, 0.99) == 40
+    assert iterations_to(_evaluations([0.9, 0.5]), 0.99) == 0  # already there, then fell
+
+
+def _write_levels(run_dir: Path, levels: dict[int, tuple[int, int]], accuracy: list[float]):
+    """metrics.json of each level: (train_flops, mask_flops), 100 iterations, evaluations."""
+    for level, (train, mask) in levels.items():
+        save_json(
+            run_dir / f"level_{level}" / "metrics.json",
+            {
+                "level": level,
+                "density": 0.8**level,
+                "test_accuracy": accuracy[-1],
+                "iterations": 100,
+                "seconds": 2.0,
+                "cohort_size": 2,
+                "train_flops": train,
+                "mask_flops": mask,
+                "evaluations": _evaluations(accuracy),
+            },
+        )
+
+
+def test_imps_flops_to_reach_a_level_include_every_earlier_round(tmp_path):
+    runs = {}
+    for method in ("imp", "gem_miner"):
+        cfg = Config()
+        cfg.prune.method = method
+        runs[method] = Run(cfg, RunPaths(tmp_path / method))
+    _write_levels(tmp_path / "imp", {0: (1000, 0), 1: (800, 0), 2: (640, 0)}, [0.5, 0.96, 1.0])
+    _write_levels(tmp_path / "gem_miner", {2: (640, 300)}, [0.96, 0.98, 1.0])
+    levels = level_table(runs, lambda prune: {0: 1.0, 2: 0.64}).set_index(["label", "level"])
+    assert levels.flops[("imp", 0)] == 1000
+    assert levels.flops[("imp", 2)] == 1000 + 800 + 640  # the rounds that produced its mask
+    assert levels.flops[("gem_miner", 2)] == 640 + 300  # its own search and training
+    # MNIST-1D: 4000 examples in batches of 128, 32 iterations an epoch; 3 levels of 100
+    assert levels.epochs[("imp", 2)] == 300 / 32
+    assert levels.iterations_95[("imp", 2)] == 10 and levels.iterations_99[("imp", 2)] == 20
+    # 95% of 1.0 at once, 99% only at the last evaluation (0.98 falls short)
+    assert levels.iterations_95[("gem_miner", 2)] == 0
+    assert levels.iterations_99[("gem_miner", 2)] == 20
+    table = summary(levels.reset_index())
+    flops = flops_by_density(table, [1.0, 0.64])
+    assert flops.rows == [
+        ["gem_miner", "-", "9.40e+02 (0.385)"],  # 940 / 2440
+        ["imp", "1.00e+03 (1)", "2.44e+03 (1)"],
+    ]
+    assert convergence_by_density(table, [0.64]).rows == [
+        ["gem_miner", "0 / 20"],
+        ["imp", "10 / 20"],
+    ]
+    plan = StudyPlan("t", ["model=mnist1d_mlp"], Path("unused"), densities=(0.64,))
+    text = study_markdown(plan, "m/d", table, pd.DataFrame({0.64: [1.0]}, index=["f"]), False)
+    assert "## FLOPs spent to reach each mask and train it" in text
+    assert "| gem_miner | - | 9.40e+02 (0.385) |" in text
+    assert "| imp | 10 / 20 | 10 / 20 |" in text
+    # a study recorded before FLOPs were counted has neither section
+    old = summary(levels.reset_index().drop(columns=["flops", "iterations_95", "iterations_99"]))
+    text = study_markdown(plan, "m/d", old, pd.DataFrame({0.64: [1.0]}, index=["f"]), False)
+    assert "FLOPs" not in text and "## Convergence" not in text

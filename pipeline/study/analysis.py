@@ -38,11 +38,31 @@ def _mask_producers(run: Run, level: int) -> list[tuple[Run, int]]:
     return [(run, lv) for lv in rule(level)] if rule else []
 
 
+# Shares of a level's final test accuracy whose first arrival the convergence columns give.
+CONVERGENCE = {"iterations_95": 0.95, "iterations_99": 0.99}
+
+
+def iterations_to(evaluations: list[dict], share: float) -> int:
+    """Iterations the level had trained when its test accuracy first reached `share` of its
+    final accuracy (0: already at the first evaluation)."""
+    start, final = evaluations[0]["iteration"], evaluations[-1]["test_accuracy"]
+    return next(e["iteration"] - start for e in evaluations if e["test_accuracy"] >= share * final)
+
+
+def _flops(spent: list[dict]) -> float:
+    """Training and mask-building FLOPs of the levels in `spent`; NaN for levels recorded
+    before FLOPs were counted."""
+    if any("train_flops" not in m for m in spent):
+        return math.nan
+    return float(sum(m["train_flops"] + m["mask_flops"] for m in spent))
+
+
 def level_table(
     runs: dict[str, Run], level_targets: Callable[[PruneConfig], dict[int, float]]
 ) -> pd.DataFrame:
-    """One row per (run, level at a target density): accuracy, and the epochs and seconds
-    spent to get there (IMP's levels in between count as spent, not as rows)."""
+    """One row per (run, level at a target density): accuracy, the epochs, seconds and
+    FLOPs spent to get there (IMP's levels in between count as spent, not as rows), and
+    the iterations its training took to reach 95% and 99% of its final accuracy."""
     metrics = {
         run_id: {m["level"]: m for m in level_metrics(run.paths)} for run_id, run in runs.items()
     }
@@ -68,6 +88,11 @@ def level_table(
                     "accuracy": m["test_accuracy"],
                     "epochs": sum(s["iterations"] for s in spent) / ipe,
                     "seconds": sum(s["seconds"] / s["cohort_size"] for s in spent),
+                    "flops": _flops(spent),
+                    **{
+                        key: iterations_to(m["evaluations"], share)
+                        for key, share in CONVERGENCE.items()
+                    },
                 }
             )
     return pd.DataFrame(rows)
@@ -75,8 +100,10 @@ def level_table(
 
 def summary(levels: pd.DataFrame) -> pd.DataFrame:
     """Per label and target density: the accuracy over seeds (as `lth report`'s table)
-    and the mean epochs and seconds spent."""
-    return accuracy_table(levels, ["label", "target"], "accuracy", ("epochs", "seconds"))
+    and the mean epochs, seconds, FLOPs and convergence iterations (those of the columns
+    `levels` has: a study's levels.csv from before FLOPs were counted has neither)."""
+    means = [c for c in ("epochs", "seconds", "flops", *CONVERGENCE) if c in levels.columns]
+    return accuracy_table(levels, ["label", "target"], "accuracy", means)
 
 
 def cohens_d(a: np.ndarray, b: np.ndarray) -> float:

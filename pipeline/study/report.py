@@ -55,6 +55,61 @@ def compute_by_density(table: pd.DataFrame, targets: list[float]) -> Table:
     return Table(["method", *(f"{t}: epochs / s" for t in _targets(targets))], rows)
 
 
+def flops_by_density(table: pd.DataFrame, targets: list[float]) -> Table:
+    """Per method, the FLOPs spent per run at each target and, in brackets, their share of
+    IMP's at the same target."""
+    imp = table[table.label == "imp"].set_index("target").flops
+    rows = []
+    for label in sorted(table.label.unique()):
+        at = table[table.label == label].set_index("target").flops
+        cells = [
+            "-"
+            if t not in at.index or pd.isna(at[t])
+            else f"{at[t]:.2e}" + (f" ({at[t] / imp[t]:.3g})" if t in imp.index else "")
+            for t in targets
+        ]
+        rows.append([label, *cells])
+    return Table(["method", *(f"{t}: FLOPs (of imp)" for t in _targets(targets))], rows)
+
+
+def convergence_by_density(table: pd.DataFrame, targets: list[float]) -> Table:
+    """Per method, the mean iterations its training took to first reach 95% and 99% of its
+    final test accuracy, at each target."""
+    rows = []
+    for label in sorted(table.label.unique()):
+        at = table[table.label == label].set_index("target")
+        cells = [
+            f"{at.iterations_95[t]:.0f} / {at.iterations_99[t]:.0f}" if t in at.index else "-"
+            for t in targets
+        ]
+        rows.append([label, *cells])
+    return Table(["method", *(f"{t}: 95% / 99%" for t in _targets(targets))], rows)
+
+
+def _flops_sections(table: pd.DataFrame, targets: list[float]) -> list[str]:
+    """The FLOPs and convergence sections; none for a study recorded before FLOPs were
+    counted (its levels have no FLOPs)."""
+    if "flops" not in table.columns or table.flops.isna().all():
+        return []
+    return [
+        "## FLOPs spent to reach each mask and train it",
+        "",
+        "Training FLOPs per run (mean over seeds), counted per layer from the masks actually "
+        "trained: 2 per kept weight and output position in the forward pass, the backward "
+        "counted as twice the forward, times the examples seen; plus what the method spent "
+        "building its mask (score or search steps) and, for IMP and its controls, every "
+        "earlier round. In brackets: the share of IMP's FLOPs at the same density.",
+        "",
+        markdown(flops_by_density(table, targets)),
+        "## Convergence",
+        "",
+        "Iterations of the level's own training until the test accuracy first reached 95% "
+        "and 99% of its final value (mean over seeds; evaluated every `train.eval_every`).",
+        "",
+        markdown(convergence_by_density(table, targets)),
+    ]
+
+
 def top_effects(effects: pd.DataFrame) -> Table:
     """The TOP_FEATURES features (rows of `effects`) with the largest mean |d| over targets."""
     ranked = (
@@ -160,6 +215,7 @@ def study_markdown(
         markdown(compute_by_density(table, [1.0, *plan.densities])),
         "![compute](compute.png)",
         "",
+        *_flops_sections(table, [1.0, *plan.densities]),
         "## Does `prior` close the gap?",
         "",
         "Fraction of the gap between random pruning with the ticket's layer densities "
