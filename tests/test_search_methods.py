@@ -173,3 +173,28 @@ def test_early_bird_trains_its_most_epochs_when_the_mask_never_settles(linear_mo
     ctx = _ctx(linear_model, data, _signs_state(), 2 / 16, config=config, train=SGD)
     METHODS["early_bird"].build(ctx)
     assert ctx.spent_flops == [4 * 256 * 3 * 32]
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        ["prune.method=gem_miner", "prune.gem_epochs=2", "prune.gem_period=1"],
+        ["prune.method=early_bird", "prune.early_bird_epochs=2"],
+    ],
+)
+def test_a_searched_level_records_its_search_beside_its_training(options, tmp_path):
+    from pipeline.cli import main
+    from pipeline.io import load_json, load_tensors
+
+    args = ["sweep=none", "train.duration=1ep", "prune.levels=1", "launcher.threads=1"]
+    assert main(["sweep", *args, *options, f"out={tmp_path}", "sweep.name=s"]) == 0
+    (run,) = (tmp_path / "runs").iterdir()
+    assert not (run / "level_0").exists()  # never looks at the trained dense network
+    level = run / "level_1"
+    kept = sum(int(m.sum()) for m in load_tensors(level / "mask.pt").values())
+    metrics = load_json(level / "metrics.json")
+    assert metrics["train_flops"] == 3 * 2 * kept * 4000  # one epoch of MNIST-1D
+    # two search epochs cost more than the sparse training, at most 3 dense forwards each
+    dense = 2 * (40 * 100 + 100 * 100 + 100 * 10)
+    assert metrics["train_flops"] < metrics["mask_flops"] <= 2 * 4000 * 3 * dense
+    assert metrics["mask_flops"] == load_json(level / "mask_flops.json")["mask_flops"]
