@@ -1,8 +1,10 @@
 """Advisory locks: at most one process trains a run at a time.
 
-A lock is `flock` on a lock file that is created once and never written. The kernel
-(or the NFS lock manager) releases it when the holder exits, however it ends: kill -9,
-a cancelled job, a requeue. Nothing is ever stale, so no one has to clean up.
+A lock is `flock` on a lock file beside what it guards. The holder writes its name
+into it ("pid 12 on node7") for messages, in place: an atomic replace would give the
+next process another file to lock. The kernel (or the NFS lock manager) releases the
+lock when the holder exits, however it ends: kill -9, a cancelled job, a requeue.
+Nothing is ever stale, so no one has to clean up.
 
 A file system that does not support flock (Lustre mounted without `-o flock`) answers
 with an error; the lock is then granted, so training goes on as it did before locks.
@@ -13,6 +15,7 @@ from __future__ import annotations
 import errno
 import fcntl
 import os
+import socket
 from pathlib import Path
 
 UNSUPPORTED = {errno.ENOLCK, errno.ENOSYS, errno.EOPNOTSUPP, errno.EINVAL}
@@ -40,8 +43,18 @@ class Lock:
             if error.errno not in UNSUPPORTED:
                 os.close(fd)
                 raise
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"pid {os.getpid()} on {socket.gethostname()}\n".encode(), 0)
         self._fd = fd
         return True
+
+    def holder(self) -> str:
+        """Who holds (or last held) the lock, as it wrote itself: "pid 12 on node7"."""
+        try:
+            text = self.path.read_text(errors="replace").strip()
+        except OSError:
+            text = ""
+        return text or "another process"
 
     def release(self) -> None:
         if self._fd is not None:

@@ -31,6 +31,7 @@ from pipeline.launch.pbs import PbsLauncher, array_script
 from pipeline.launch.runner import STOPPED
 from pipeline.launch.submissions import load_submissions
 from pipeline.paths import Layout, SweepPaths
+from pipeline.store import runs_frame
 
 FIXTURES = Path(__file__).parent / "fixtures" / "pbs"
 TINY = [
@@ -361,3 +362,42 @@ def test_qstat_answers_are_read_from_json_or_else_text(pbs, fixture, expected):
 def test_no_qstat_means_no_answer(tmp_path, monkeypatch):
     monkeypatch.setenv("PATH", str(tmp_path))
     assert PbsLauncher().queue(["1234[0].pbs01"]) is None
+
+
+def test_a_moved_sweep_resumed_by_a_relative_path_runs_from_any_directory(
+    tmp_path, pbs, monkeypatch
+):
+    """`lth resume moved/sweeps/rel` typed in the directory above a moved sweep: the jobs
+    start in another directory (launcher.workdir, as site presets set it), so the task,
+    its logs and the reducer's arguments must be the absolute paths of where the sweep is
+    now. The scripts' bodies are run there: both cohorts train and the reducer stores
+    both runs in the moved sweep's store."""
+    make_sweep(
+        tmp_path / "out", "rel", "seed=0,1", "launcher=pbs", "prune.levels=1", "train.duration=2ep"
+    )
+    os.rename(tmp_path / "out", tmp_path / "moved")
+    node = tmp_path / "node"
+    node.mkdir()
+    monkeypatch.chdir(tmp_path)
+    assert lth_cluster("resume", "moved/sweeps/rel", f"launcher.workdir={node}") == 0
+
+    sweep = tmp_path / "moved" / "sweeps" / "rel"
+    array, reducer = pbs.calls("qsub")
+    assert array["argv"] == [str(sweep / "jobs" / "array-0.pbs")]
+    script = array["script"]
+    words = shlex.split(next(ln for ln in script.splitlines() if ln.startswith("timeout ")))
+    assert words[words.index("task") + 1] == str(sweep)
+    assert directive(script, "-o") == [f"{sweep}/logs/pbs/"]
+    assert f"export LTH_LOG={sweep}/logs/pbs/" in script
+    command = shlex.split(reducer["script"].strip().splitlines()[-1])
+    assert command[-3:] == ["reduce", str(tmp_path / "moved" / "runs"), str(sweep / "store.h5")]
+
+    monkeypatch.chdir(node)
+    for index in (0, 1):
+        job = run_subjob(script, node / f"{index}.pbs", index, f"1234[{index}].pbs01", node)
+        assert job.wait(timeout=120) == 0
+    assert run_subjob(reducer["script"], node / "r.pbs", None, "1235.pbs01", node).wait(120) == 0
+    assert lth_cluster("status", str(sweep)) == 0
+    manifest = Manifest.load(SweepPaths(sweep))
+    assert sorted(runs_frame(sweep / "store.h5")["run_id"]) == sorted(manifest.runs)
+    assert not (tmp_path / "out").exists()

@@ -7,7 +7,9 @@ which level is read from their logs ("level L of run R trained", one line per le
 
 from __future__ import annotations
 
+import os
 import re
+import socket
 import subprocess
 import sys
 from collections import Counter
@@ -58,8 +60,11 @@ def test_a_run_locked_elsewhere_is_left_with_its_control_and_the_task_says_so(tm
     finally:
         holder.release()
     text = log.read_text()
+    me = f"pid {os.getpid()} on {socket.gethostname()}"
     for run in (source, control):
-        assert f"run {run.id} is being trained by another process" in text
+        assert (
+            f"run {run.id} left unfinished to {me}, which holds the lock of run {source.id}" in text
+        )
         assert not run.paths.status.exists() and run.paths.completed_levels() == []
     others = planned(manifest) - Counter(
         {(r.id, lv): 1 for r in (source, control) for lv in r.planned_levels}

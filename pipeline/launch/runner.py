@@ -153,10 +153,12 @@ def left_unfinished(elsewhere: dict[int, list[Run]]) -> bool:
         for run in runs:
             if run.pending_levels():
                 unfinished = True
+                source = run.source
+                owner = source if source and source.pending_levels() else run
                 print(
-                    f"cohort {index}: run {run.id} is being trained by another process "
-                    "(its lock is held, or its source's): left to it; `lth resume` "
-                    "trains it if that process does not finish it",
+                    f"cohort {index}: run {run.id} left unfinished to "
+                    f"{Lock(owner.paths.lock).holder()}, which holds the lock of run "
+                    f"{owner.id}; `lth resume` trains it if that process does not finish it",
                     file=sys.stderr,
                     flush=True,
                 )
