@@ -35,6 +35,7 @@ REPO = Path(__file__).resolve().parents[1]
 LTH = Path(sys.executable).parent / "lth"
 LENET = {"fc1.weight": (300, 784), "fc2.weight": (100, 300), "fc3.weight": (10, 100)}
 LEVELS_PER_RUN = 10
+POOL = 4
 LAYER_FEATURES = [f"layer_feature_{i:02d}" for i in range(40)]
 NETWORK_FEATURES = [f"network_feature_{i:02d}" for i in range(26)]
 
@@ -49,7 +50,21 @@ def vgg19_layers() -> dict[str, tuple[int, ...]]:
     return {n: tuple(p.shape) for n, p in net.named_parameters() if n in names}
 
 
-def synthetic_run(run: int, layers: dict[str, tuple[int, ...]], rng):
+def mask_pool(
+    layers: dict[str, tuple[int, ...]], rng, variants: int
+) -> list[list[dict[str, np.ndarray]]]:
+    """Masks at density 0.8**level, `variants` per level (drawing fresh ones for every LeNet
+    run would cost more than writing them)."""
+    return [
+        [
+            {n: rng.random(s, dtype=np.float32) < 0.8**level for n, s in layers.items()}
+            for level in range(LEVELS_PER_RUN)
+        ]
+        for _ in range(variants)
+    ]
+
+
+def synthetic_run(run: int, layers: dict[str, tuple[int, ...]], pool: list, rng):
     """One run's task and result, as the reducer would hand them to its rank's output."""
     from pipeline.reduce.plan import MaskSource, RunTask
     from pipeline.reduce.run import RunResult
@@ -63,7 +78,7 @@ def synthetic_run(run: int, layers: dict[str, tuple[int, ...]], rng):
     result = RunResult(rid, record)
     for level in levels:
         density = 0.8**level
-        masks = {n: rng.random(s, dtype=np.float32) < density for n, s in layers.items()}
+        masks = pool[run % len(pool)][level]
         rows = [(n, f, float(v)) for n in layers for f, v in zip(LAYER_FEATURES, rng.random(40))]
         rows += [("*", f, float(v)) for f, v in zip(NETWORK_FEATURES, rng.random(26))]
         result.levels.append(LevelRecord(rid, level, density, 0.9, 0.3, 0.91, 100, 1000, 1.5))
@@ -82,6 +97,7 @@ def child(store: Path, first_run: int, runs: int, layers: str) -> dict:
 
     shapes = LENET if layers == "lenet" else vgg19_layers()
     rng = np.random.default_rng(first_run)
+    pool = mask_pool(shapes, rng, POOL) if layers == "lenet" else None
     seconds = np.zeros(2)  # wall, CPU
 
     def clock() -> np.ndarray:
@@ -94,7 +110,8 @@ def child(store: Path, first_run: int, runs: int, layers: str) -> dict:
         output = RankOutput(store, next_write(entries), 0)
         seconds += clock() - start
         for run in range(first_run, first_run + runs):
-            task, result = synthetic_run(run, shapes, rng)
+            fresh = pool or mask_pool(shapes, rng, 1)  # VGG: one run's masks at a time
+            task, result = synthetic_run(run, shapes, fresh, rng)
             start = clock()
             output.add(task, result)
             seconds += clock() - start

@@ -207,11 +207,11 @@ def test_sigkill_at_any_instant_leaves_the_state_before_or_after(history: Path):
 
 
 HOLDER = """
-import sys, time
+import sys
 from pipeline.store.lock import StoreLock
 with StoreLock(sys.argv[1]):
     print("locked", flush=True)
-    time.sleep(float(sys.argv[2]))
+    sys.stdin.readline()  # hold the lock until told
 """
 
 ADD = """
@@ -226,24 +226,34 @@ print(write_store(sys.argv[1], *batch(runs, 2), PROV, lock_timeout=60))
 
 def test_a_second_writer_waits_for_the_lock_or_times_out(history: Path):
     holder = subprocess.Popen(
-        [sys.executable, "-c", HOLDER, str(history), "3"], env=ENV, stdout=subprocess.PIPE
+        [sys.executable, "-c", HOLDER, str(history)],
+        env=ENV,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
     )
-    assert holder.stdout.readline().strip() == b"locked"
+    assert holder.stdout.readline().strip() == "locked"
     with pytest.raises(StoreError, match="still locked by pid"), StoreLock(history, timeout=0.5):
         pass
-    waiter = subprocess.run(
+    waiter = subprocess.Popen(
         [sys.executable, "-c", ADD, str(history), "10", str(REPO / "tests")],
         env=ENV,
-        capture_output=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
         text=True,
-        timeout=60,
     )
-    assert holder.wait() == 0
-    assert waiter.returncode == 0, waiter.stderr
-    assert "waiting for the store lock" in waiter.stderr and "held by pid" in waiter.stderr
-    assert "Added(runs=3, levels=6" in waiter.stdout
-    holder = subprocess.Popen([sys.executable, "-c", HOLDER, str(history), "60"], env=ENV)
-    time.sleep(1.5)
+    message = waiter.stderr.readline()  # blocks until the waiter reports that it waits
+    assert "waiting for the store lock" in message and f"held by pid {holder.pid}" in message
+    assert waiter.poll() is None and len(levels_frame(history)) == 10  # it wrote nothing yet
+    holder.communicate("release\n", timeout=30)
+    out, err = waiter.communicate(timeout=60)
+    assert holder.returncode == 0 and waiter.returncode == 0, err
+    assert "Added(runs=3, levels=6" in out
+    assert len(levels_frame(history)) == 16
+
+    holder = subprocess.Popen([sys.executable, "-c", HOLDER, str(history)], env=ENV,
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE)  # fmt: skip
+    assert holder.stdout.readline().strip() == b"locked"
     holder.send_signal(signal.SIGKILL)  # a dead holder's lock is freed by the kernel
     holder.wait()
     with StoreLock(history, timeout=5):
