@@ -183,7 +183,7 @@ class CohortDriver:
             )
             mask = METHODS[run.cfg.prune.method].build(ctx)
             if ctx.spent_flops:
-                flops.save_mask_flops(path.parent, sum(ctx.spent_flops))
+                flops.save_mask_flops(run.paths.level(level), sum(ctx.spent_flops))
         save_tensors(path, mask)
         return mask
 
@@ -317,7 +317,7 @@ class CohortDriver:
             "seconds": result.seconds,
             "cohort_size": cohort,
             "train_flops": flops.train_step_flops(mask, positions) * seen,
-            "mask_flops": flops.load_mask_flops(paths.dir),
+            "mask_flops": flops.load_mask_flops(paths),
             "evaluations": result.evaluations,
         }
         if level == 0:

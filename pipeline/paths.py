@@ -15,6 +15,11 @@ class LevelPaths:
         return self.dir / "mask.pt"
 
     @property
+    def mask_flops(self) -> Path:
+        """What building the mask spent (a method's search), beside the mask."""
+        return self.dir / "mask_flops.json"
+
+    @property
     def final(self) -> Path:
         return self.dir / "final.pt"
 

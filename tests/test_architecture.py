@@ -26,6 +26,7 @@ LAYERS = [
         "pipeline.resources",
         "pipeline.paths",
         "pipeline.io",
+        "pipeline.locks",
     ],
     ["pipeline.methods", "pipeline.prior.components"],
     ["pipeline.config"],

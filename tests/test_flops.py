@@ -5,6 +5,7 @@ import torch
 from torch import nn
 
 from pipeline.models.registry import MODELS, ModelSpec
+from pipeline.paths import LevelPaths
 from pipeline.prune import flops
 
 
@@ -80,6 +81,7 @@ def test_examples_seen_counts_each_epochs_short_last_batch():
 
 
 def test_a_level_without_a_reported_search_spent_nothing_on_its_mask(tmp_path):
-    assert flops.load_mask_flops(tmp_path) == 0
-    flops.save_mask_flops(tmp_path, 12345)
-    assert flops.load_mask_flops(tmp_path) == 12345
+    level = LevelPaths(tmp_path)
+    assert flops.load_mask_flops(level) == 0
+    flops.save_mask_flops(level, 12345)
+    assert flops.load_mask_flops(level) == 12345

@@ -16,7 +16,6 @@ beside the mask (`mask_flops.json`), so a resumed level still knows it.
 from __future__ import annotations
 
 from functools import lru_cache
-from pathlib import Path
 
 import torch
 
@@ -24,9 +23,8 @@ from pipeline.data.batches import iterations_per_epoch
 from pipeline.io import load_json, save_json
 from pipeline.models.kit import PRUNABLE_TYPES
 from pipeline.models.members import build_plain
+from pipeline.paths import LevelPaths
 from pipeline.prune.masks import Masks
-
-MASK_FLOPS_FILE = "mask_flops.json"  # in a level's directory, beside mask.pt
 
 
 @lru_cache(maxsize=16)
@@ -88,11 +86,11 @@ def examples_seen(
     return before(end) - before(start)
 
 
-def save_mask_flops(level_dir: Path, flops: int) -> None:
-    save_json(level_dir / MASK_FLOPS_FILE, {"mask_flops": int(flops)})
+def save_mask_flops(level: LevelPaths, flops: int) -> None:
+    save_json(level.mask_flops, {"mask_flops": int(flops)})
 
 
-def load_mask_flops(level_dir: Path) -> int:
+def load_mask_flops(level: LevelPaths) -> int:
     """What building the level's mask spent; 0 when its method reported nothing."""
-    path = level_dir / MASK_FLOPS_FILE
+    path = level.mask_flops
     return int(load_json(path)["mask_flops"]) if path.is_file() else 0
