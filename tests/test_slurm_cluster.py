@@ -9,6 +9,8 @@ seeds). Accounting is off on the CI cluster, so nothing here relies on sacct.
 
 from __future__ import annotations
 
+import os
+import shlex
 import shutil
 import subprocess
 from pathlib import Path
@@ -19,9 +21,10 @@ from sweep_helpers import assert_same_results, lth_cluster, results, wait_for
 from pipeline.cli import main
 from pipeline.io import load_json
 from pipeline.launch.manifest import Manifest
-from pipeline.launch.status import DONE, sweep_state
+from pipeline.launch.status import DONE, FAILED, sweep_state
 from pipeline.launch.submissions import load_submissions
 from pipeline.paths import SweepPaths
+from pipeline.store import runs_frame
 
 
 def _cluster_ready() -> str | None:
@@ -241,3 +244,72 @@ def test_a_task_whose_training_raises_fails_in_slurm_and_in_status(tmp_path):
     assert marker["state"] == "failed" and marker["log"].endswith(f"{task}_0_log.out")
     assert lth_cluster("status", str(paths.dir)) == 1
     assert "exited with exit code 1" in Path(marker["log"]).read_text().lower()
+
+
+def test_a_killed_sweep_moved_and_resumed_by_a_relative_path_finishes_exactly(
+    reference, tmp_path, monkeypatch
+):
+    """The whole array is cancelled mid-level, the output root is moved, and `lth resume`
+    is given the sweep's relative path from the directory above, with jobs that start in
+    another directory (launcher.workdir). Status reads the moved runs (nothing "never
+    started"), the resumed tasks continue from the checkpoints at the new place, the
+    reducer gets the new absolute paths, and every run ends as an uninterrupted one."""
+    out, moved, node = tmp_path / "out", tmp_path / "moved", tmp_path / "node"
+    node.mkdir()
+    argv = ["sweep", *SWEEP, "seed=0,1", "launcher=slurm", "launcher.reduce=false"]
+    assert main([*argv, f"out={out}", "sweep.name=mv"]) == 0
+    paths = SweepPaths(out / "sweeps" / "mv")
+    manifest = Manifest.load(paths)
+    (first,) = load_submissions(paths)
+    jobs = [first.job_id]
+    try:
+        status = out / "runs" / manifest.cohorts[1][0] / "status.json"
+        wait_for(lambda: retraining(status), 120, "cohort 1 to be in the middle of a level", squeue)
+        subprocess.run(["scancel", first.job_id], check=True, timeout=30)
+
+        def ended() -> bool:
+            states = scheduler_text("squeue", "-h", "-t", "all", "-o", "%T", "-j", first.job_id)
+            return states.split() and not set(states.split()) - {"CANCELLED", "COMPLETED"}
+
+        wait_for(ended, 60, "every task of the array to end", squeue)
+        os.rename(out, moved)
+        monkeypatch.chdir(tmp_path)
+        relative = "moved/sweeps/mv"
+        assert lth_cluster("status", relative) == 1
+        states = {run.state for run in sweep_state(SweepPaths(Path(relative))).runs}
+        assert FAILED in states and states <= {DONE, FAILED}  # none "never started"
+
+        assert (
+            lth_cluster(
+                "resume",
+                relative,
+                f"launcher.workdir={node}",
+                "launcher.reduce=true",
+                "launcher.reduce_ranks=1",
+            )
+            == 0
+        )
+        again = load_submissions(SweepPaths(moved / "sweeps" / "mv"))[-1]
+        jobs += [again.job_id, again.reducer]
+        sweep = moved / "sweeps" / "mv"
+        reducer = shlex.split((sweep / "jobs" / "reduce-1.sh").read_text().strip().splitlines()[-1])
+        assert reducer[-3:] == ["reduce", str(moved / "runs"), str(sweep / "store.h5")]
+
+        wait_for(lambda: lth_cluster("status", relative) == 0, 300, "every run to finish", squeue)
+        log = (sweep / "logs" / "slurm" / f"{again.task_of(1)}_0_log.out").read_text()
+        assert "from its mid-level checkpoint" in log
+        wait_for(
+            lambda: (
+                "COMPLETED"
+                in scheduler_text("squeue", "-h", "-t", "all", "-o", "%T", "-j", again.reducer)
+            ),
+            120,
+            "the reducer to finish",
+            squeue,
+        )
+        assert sorted(runs_frame(sweep / "store.h5")["run_id"]) == sorted(manifest.runs)
+    finally:
+        subprocess.run(["scancel", *filter(None, jobs)], capture_output=True, timeout=30)
+    for run_id in manifest.runs:
+        assert_same_results(results(moved, run_id), results(reference, run_id), 3)
+    assert not out.exists()  # nothing was written at the old place
