@@ -29,6 +29,7 @@ from pipeline.io import load_json, load_tensors
 from pipeline.launch.manifest import Manifest, build_manifest
 from pipeline.launch.pbs import PbsLauncher, array_script
 from pipeline.launch.runner import STOPPED
+from pipeline.launch.status import FAILED, sweep_state
 from pipeline.launch.submissions import load_submissions
 from pipeline.paths import Layout, SweepPaths
 from pipeline.store import runs_frame
@@ -271,6 +272,19 @@ def test_sigterm_checkpoints_then_status_shows_it_and_resume_finishes_it(tmp_pat
     assert "COHORTS=(1)" in resubmitted["script"] and "#PBS -J" not in resubmitted["script"]
     assert pbs.calls("qsub")[3]["argv"][:2] == ["-W", "depend=afterany:1236.pbs01"]
     assert [s.cohorts for s in load_submissions(paths)] == [[0, 1], [1]]
+
+    # The new task first fails before training (here it cannot see the manifest, as with
+    # a path that does not exist on the node): the run still holds the older marker, and
+    # status says the latest task ended without a word and shows that task's log.
+    hidden = paths.manifest.rename(paths.dir / "hidden.json")
+    lost = run_subjob(resubmitted["script"], tmp_path / "x.pbs", None, "1236.pbs01", tmp_path)
+    assert lost.wait(timeout=120) != 0
+    hidden.rename(paths.manifest)
+    (failed,) = [r for r in sweep_state(paths).runs if r.state == FAILED]
+    assert failed.note.startswith(
+        "its latest task 1236.pbs01 ended without training it; before, 1234[1].pbs01: stopped"
+    )
+    assert failed.log == str(paths.logs / "pbs" / "1236.pbs01.log")
 
     again = run_subjob(resubmitted["script"], tmp_path / "c.pbs", None, "1236.pbs01", tmp_path)
     assert again.wait(timeout=120) == 0
