@@ -24,7 +24,9 @@ from .schema import (
     FEATURE_DTYPE,
     FEATURES,
     LOCKING,
+    MASK_INDEX,
     MASKS_GROUP,
+    RUN_SHARDS,
     SCHEMA_VERSION,
     SELF,
     SHARD_DIR_SUFFIX,
@@ -92,6 +94,13 @@ def _as_shard(store: Path, entries: list[dict]) -> list[dict]:
 
 def commit(store: Path, old: list[dict], new: list[dict], attrs: dict) -> list[dict]:
     """Replace the index with one over `old` + `new` shards (new ones already in place)."""
+    pairs = [_run_shards(store, old)]
+    for position, e in enumerate(new, start=len(old)):
+        with h5py.File(shard_dir(store) / e["file"], "r", locking=LOCKING) as f:
+            hashes = np.unique(f[f"{MASK_INDEX.group}/run_hash"][()])
+        pairs.append(np.stack([hashes, np.full_like(hashes, position)], axis=1))
+    pairs = np.concatenate(pairs)
+    pairs = pairs[np.lexsort((pairs[:, 1], pairs[:, 0]))]
     entries = _as_shard(store, old) + [
         {**e, "file": f"{shard_dir(store).name}/{e['file']}"} for e in new
     ]
@@ -99,10 +108,26 @@ def commit(store: Path, old: list[dict], new: list[dict], attrs: dict) -> list[d
         f.attrs.update(attrs)
         f.attrs[ATTR_SCHEMA_VERSION] = np.int64(SCHEMA_VERSION)
         f.create_dataset(SHARDS_DATASET, data=json.dumps(entries), dtype=STR)
+        f.create_dataset(RUN_SHARDS, data=pairs, dtype=np.int64)
         for table in TABLES:
             _virtual_table(f, table, entries)
         _virtual_masks(f, entries)
     return entries
+
+
+def run_shards(f: h5py.File) -> np.ndarray:
+    """(run_hash, shard position) rows of an open store file, sorted by hash."""
+    if RUN_SHARDS in f:
+        return f[RUN_SHARDS][()]
+    hashes = np.unique(f[f"{MASK_INDEX.group}/run_hash"][()])  # a one-file store
+    return np.stack([hashes, np.zeros_like(hashes)], axis=1)
+
+
+def _run_shards(store: Path, old: list[dict]) -> np.ndarray:
+    if not old:
+        return np.zeros((0, 2), np.int64)
+    with h5py.File(store, "r", locking=LOCKING) as f:
+        return run_shards(f)
 
 
 def _virtual_table(f: h5py.File, table: Table, entries: list[dict]) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import os
+from collections import Counter
 from collections.abc import Collection, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
@@ -18,10 +19,11 @@ from typing import TYPE_CHECKING, Any
 
 import h5py
 import numpy as np
+from h5py import h5s
 
 from pipeline.errors import StoreError
 
-from .index import read_manifest, shard_path
+from .index import read_manifest, run_shards, shard_path
 from .schema import (
     ATTR_CREATED,
     ATTR_SCHEMA_VERSION,
@@ -39,6 +41,7 @@ from .schema import (
     STR,
     Table,
     key_shape,
+    run_hash,
 )
 
 if TYPE_CHECKING:
@@ -91,7 +94,8 @@ class StoreView:
     def _write_order(self, out: Columns, writes: np.ndarray, counts: list[int]):
         """Within a write made of several shards (MPI ranks), rows by run_id (stable), so the
         rows read the same whatever the number of ranks."""
-        shared = {w for w in writes.tolist() if sum(e["write"] == w for e in self.entries) > 1}
+        shards = Counter(e["write"] for e, n in zip(self.entries, counts, strict=True) if n)
+        shared = [w for w, n in shards.items() if n > 1]
         if not shared or "run_id" not in out:
             return None
         order = np.arange(len(writes))
@@ -134,42 +138,41 @@ class StoreView:
         return total
 
     @cached_property
-    def mask_lookup(self) -> dict[tuple[str, int], list[tuple[str, str, int]]]:
-        """(run_id, level) -> [(layer, shape, row)] in the order the masks were written."""
-        cols, _ = self.read(MASK_INDEX, ["run_id", "level", "layer", "shape", "row"])
-        lookup: dict[tuple[str, int], list[tuple[str, str, int]]] = {}
-        for run, level, layer, shape, row in zip(
-            cols["run_id"], cols["level"].tolist(), cols["layer"], cols["shape"],
-            cols["row"].tolist(), strict=True,
-        ):  # fmt: skip
-            lookup.setdefault((run, level), []).append((layer, shape, row))
-        return lookup
+    def run_shards(self) -> np.ndarray:
+        """(run_hash, shard position) rows, sorted by hash."""
+        with h5py.File(self.path, "r", locking=LOCKING) as f:
+            return run_shards(f)
 
     def masks(self, run_id: str, level: int) -> dict[str, np.ndarray]:
-        rows = self.mask_lookup.get((run_id, int(level)))
-        if rows is None:
-            raise KeyError(f"no masks for run {run_id!r} level {level}")
+        """One level's masks: the shards holding the run, a binary search in each."""
+        key = run_hash(run_id)
+        pairs = self.run_shards
+        lo, hi = (
+            np.searchsorted(pairs[:, 0], key, "left"),
+            np.searchsorted(pairs[:, 0], key, "right"),
+        )
         bases = self.mask_bases()
         out = {}
-        opened: dict[Path, h5py.File] = {}
-        with ExitStack() as stack:
-            for layer, shape, row in rows:
-                i = _shard_of(bases, self.entries, shape, row)
-                file = self.files[i]
-                if file not in opened:
-                    opened[file] = stack.enter_context(_open_shard(file))
-                packed = opened[file][f"{MASKS_GROUP}/{shape}"][row - bases[i].get(shape, 0)]
-                dims = key_shape(shape)
-                bits = np.unpackbits(packed, count=math.prod(dims))
-                out[layer] = bits.view(bool).reshape(dims)
+        for i in pairs[lo:hi, 1].tolist():
+            with _open_shard(self.files[i]) as f:
+                index = f[MASK_INDEX.group]
+                hashes = _read(index["run_hash"])
+                a, b = np.searchsorted(hashes, key, "left"), np.searchsorted(hashes, key, "right")
+                rows = zip(
+                    index["run_id"].asstr()[a:b], index["level"][a:b].tolist(),
+                    index["layer"].asstr()[a:b], index["shape"].asstr()[a:b],
+                    index["row"][a:b].tolist(), strict=True,
+                )  # fmt: skip
+                for run, lv, layer, shape, row in rows:
+                    if run != run_id or lv != level:
+                        continue
+                    packed = f[f"{MASKS_GROUP}/{shape}"][row - bases[i].get(shape, 0)]
+                    dims = key_shape(shape)
+                    bits = np.unpackbits(packed, count=math.prod(dims))
+                    out[layer] = bits.view(bool).reshape(dims)
+        if not out:
+            raise KeyError(f"no masks for run {run_id!r} level {level}")
         return out
-
-
-def _shard_of(bases: list[dict[str, int]], entries: list[dict], shape: str, row: int) -> int:
-    for i in range(len(entries) - 1, -1, -1):
-        if shape in entries[i]["masks"] and bases[i].get(shape, 0) <= row:
-            return i
-    raise StoreError(f"mask row {row} of shape {shape} is in no shard")
 
 
 @contextmanager
@@ -189,10 +192,17 @@ def _column(group: h5py.Group, name: str, rows: int, table: Table) -> np.ndarray
         if name in table.columns:
             raise StoreError(f"{group.file.filename}: column {table.group}/{name} missing")
         return np.full(rows, np.nan)
-    ds = group[name]
+    return _read(group[name])
+
+
+def _read(ds: h5py.Dataset) -> np.ndarray:
+    """A whole 1-D column (numbers through the low-level API: half the per-call cost)."""
     if h5py.check_string_dtype(ds.dtype) is not None:
         return ds.asstr()[()]
-    return ds[()]
+    out = np.empty(ds.shape, ds.dtype)
+    if out.size:
+        ds.id.read(h5s.ALL, h5s.ALL, out)
+    return out
 
 
 def _concat(parts: list[np.ndarray], dtype: np.dtype | None) -> np.ndarray:

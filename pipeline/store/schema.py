@@ -24,7 +24,9 @@ Every file, index or shard, has the same groups, read by plain h5py and by
 - /masks/<shape> (e.g. `300x784`): one 2-D uint8 array per mask shape, a row per mask,
   np.packbits of the C-order flattened bool mask. /mask_index maps (run_id, level, layer) to
   its `shape` and `row` (the row in the store's concatenated /masks/<shape>) and its `count`
-  of True entries.
+  of True entries; each file's mask_index is sorted by `run_hash`, and the index's
+  /run_shards names the shards that hold each run's masks, so one level's masks are found
+  by opening one shard and a binary search.
 - /features is the write log: a (run_id, level, layer) row appears again when a later write
   fills its empty cells or replaces its group statistics (across-seed means, the shard's
   `replace` columns). `features_frame` resolves the log as the writes did: the first value
@@ -37,6 +39,7 @@ store reduced with any number of ranks reads the same.
 
 from __future__ import annotations
 
+import hashlib
 import secrets
 from dataclasses import dataclass
 
@@ -119,6 +122,7 @@ NETWORK_LAYER = "*"  # layer value of the network-level feature rows
 MASK_INDEX = Table(
     "mask_index",
     {
+        "run_hash": INT,  # `run_hash(run_id)`: a file's rows are sorted by it (stable)
         "run_id": STR,
         "level": INT,
         "layer": STR,
@@ -155,6 +159,9 @@ UNKNOWN = "unknown"
 # bytes per row]), `replace` (its group-statistic columns), `overrides` (whether it brings
 # feature rows of (run, level)s stored before) and `stats` (what it adds to `summary`).
 SHARDS_DATASET = "shards"
+# The index's (run_hash, shard position) pairs, sorted: which shards hold a run's masks, so
+# reading one level opens one shard and binary-searches its mask_index.
+RUN_SHARDS = "run_shards"
 ATTR_SHARD = "shard"
 SELF = "."  # the manifest's file name of a shard that is the store file itself
 SHARD_DIR_SUFFIX = ".shards"
@@ -170,6 +177,12 @@ LOCKING = "best-effort"
 def shard_name(write: int, part: str) -> str:
     """A new shard's file name: write number, writer (rank) and a token against reuse."""
     return f"w{write:06d}-{part}-{secrets.token_hex(4)}{SHARD_SUFFIX}"
+
+
+def run_hash(run_id: str) -> int:
+    """A stable 64-bit hash of a run id (the key masks are looked up by)."""
+    digest = hashlib.blake2b(run_id.encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "little", signed=True)
 
 
 def shape_key(shape: tuple[int, ...]) -> str:

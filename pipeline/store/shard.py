@@ -34,6 +34,7 @@ from .schema import (
     TABLE_CHUNK_ROWS,
     TABLES,
     Table,
+    run_hash,
     shape_key,
 )
 
@@ -133,9 +134,12 @@ class ShardWriter:
         """Write the tables (`base[shape]`: the store's row of this shard's first mask of that
         shape; a MASK_INDEX in `tables` replaces the one of the masks added), fsync and rename
         into place; the shard's manifest entry, with `stats` of its tables."""
-        index = pd.DataFrame(self._index, columns=list(MASK_INDEX.columns))
+        index = pd.DataFrame(self._index, columns=list(MASK_INDEX.columns)[1:])
         index["row"] += index["shape"].map(lambda s: base.get(s, 0)).astype(np.int64)
+        index.insert(0, "run_hash", [run_hash(r) for r in index["run_id"]])
         frames = {MASK_INDEX: index, **tables}
+        order = np.argsort(frames[MASK_INDEX]["run_hash"].to_numpy(), kind="stable")
+        frames[MASK_INDEX] = frames[MASK_INDEX].iloc[order].reset_index(drop=True)
         for table in TABLES:
             write_table(self.file, table, frames[table])
         masks = self._arrays
