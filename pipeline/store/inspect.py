@@ -19,7 +19,7 @@ from rich.table import Table
 from pipeline.errors import StoreError
 
 from .reader import open_view, resolved_features, stored_feature, summary
-from .schema import FEATURES, LEVELS, NETWORK_LAYER, RUNS
+from .schema import LEVELS, NETWORK_LAYER, RUNS
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -86,11 +86,10 @@ def query(
     else:
         stored = {n: n for n in known}
     keys = pd.MultiIndex.from_frame(rows[["run_id", "level"]])
+    layers = summary(path)["layer_names"]
+    if layer != NETWORK_LAYER and layer not in layers:
+        raise ValueError(f"no features for layer {layer!r}; layers: {', '.join(layers) or 'none'}")
     feats = resolved_features(view, sorted(set(stored.values())), keys)
-    layers, _ = view.read(FEATURES, ["layer"])
-    if layer != NETWORK_LAYER and layer not in set(layers["layer"]):
-        names = sorted(set(layers["layer"]) - {NETWORK_LAYER})
-        raise ValueError(f"no features for layer {layer!r}; layers: {', '.join(names) or 'none'}")
     feats = feats[feats["layer"] == layer]
     feats = pd.DataFrame(
         {"run_id": feats["run_id"], "level": feats["level"]}
