@@ -2,7 +2,7 @@
 
 Readers open the index once, then read the shard files directly rather than through the
 virtual datasets (which reopen every source file for every column). A store's parsed
-manifest and mask lookup are cached per process while its index file is unchanged.
+manifest and run_shards are cached per process while its index file is unchanged.
 """
 
 from __future__ import annotations
@@ -119,23 +119,19 @@ class StoreView:
         return any(e.get("overrides") for e in self.entries)
 
     def mask_bases(self) -> list[dict[str, int]]:
-        """Per shard, the store row of its first mask of each shape."""
+        """Rows of each shape array before each shard, then in the whole store (the last:
+        the next write's base); a shard's own rows start at its base."""
         total: dict[str, int] = {}
-        bases = []
+        bases = [dict(total)]
         for e in self.entries:
-            bases.append(dict(total))
             for key, (rows, _) in e["masks"].items():
                 total[key] = total.get(key, 0) + rows
+            bases.append(dict(total))
         return bases
 
     @property
     def mask_rows(self) -> dict[str, int]:
-        """Rows of each shape array in the whole store (the next write's base)."""
-        total: dict[str, int] = {}
-        for e in self.entries:
-            for key, (rows, _) in e["masks"].items():
-                total[key] = total.get(key, 0) + rows
-        return total
+        return self.mask_bases()[-1]
 
     @cached_property
     def run_shards(self) -> np.ndarray:
