@@ -1,21 +1,29 @@
-"""Training throughput: a plain single-model loop, the pipeline with K=1, and a K-run cohort.
+"""Training throughput of one IMP level: a plain loop, the pipeline with K=1, and a cohort,
+each eager and compiled, all in this one process so the ratios hold on a noisy machine.
 
-All three train the same architecture on the same data in this one process, so
-the ratios hold on a noisy machine. Per-model seconds per epoch are measured over
-`--iterations` steps and scaled to an epoch; the JSON result names the device.
+- plain: the common way, a torch DataLoader over CPU tensors, one nn.Module, one optimizer
+  (compiled: the same loop with its step under torch.compile);
+- k1: the pipeline's trainer with one member (data resident on the device);
+- cohort: the pipeline's trainer with K members as one network (K from the device's free
+  memory when --cohort 0, as `launcher.cohort_size=0` does).
+Each variant first runs --warmup iterations (compiling, for the compiled ones), then is timed
+over --epochs epochs (fractions allowed) and scaled: seconds per epoch per ticket (a ticket is
+one member), seconds per IMP level per ticket (--level-epochs epochs), images per second and
+the fraction of the device's fp32 peak. Results merge into --json under the model's name.
 
     OMP_NUM_THREADS=1 python benchmarks/throughput.py --model lenet_300_100 \
-        --data synthetic_mnist --cohort 16 --iterations 200
+        --data synthetic_mnist --cohort 16 --epochs 0.5 --variants plain_eager,cohort_eager
 """
 
 from __future__ import annotations
 
 import argparse
-import json
-import math
 import os
 import platform
+import statistics
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -23,17 +31,23 @@ import torch.nn.functional as F
 from torch.utils.data import DataLoader
 from torch.utils.data import TensorDataset as LoaderDataset
 
-from pipeline.config import TrainConfig
+from pipeline.config import LauncherConfig, TrainConfig
 from pipeline.data import load_dataset
 from pipeline.data.batches import iterations_per_epoch
-from pipeline.launch.sizing import resolve_device
+from pipeline.data.tensors import TensorDataset
+from pipeline.io import load_json, save_json
+from pipeline.launch.sizing import cohort_size, resolve_device
 from pipeline.models import build_plain, initial_state
 from pipeline.steps import Schedule
+from pipeline.train.compiled import SAFE_OPTIONS, compile_mode
 from pipeline.train.schedule import learning_rate
 from pipeline.train.trainer import CohortTrainer, LevelPlan, Member, evaluate
 
-# Dense peak FLOP/s by device name fragment (fp32 non-tensor-core, per vendor sheets).
-PEAK_FP32 = {"H100": 67e12, "H200": 67e12, "A100": 19.5e12}
+# Dense fp32 peak FLOP/s (no tensor cores) by device name fragment, from the vendor sheets
+# (SXM parts; the H100 PCIe is 51e12).
+PEAK_FP32 = {"H200": 67e12, "H100": 67e12, "A100": 19.5e12}
+# Epochs of one IMP level in the standard recipes (Frankle & Carbin 2019; He et al. 2016).
+LEVEL_EPOCHS = {"lenet_300_100": 40, "resnet20": 160}
 
 
 def flops_per_image(model: torch.nn.Module, shape: tuple[int, ...]) -> float:
@@ -45,7 +59,7 @@ def flops_per_image(model: torch.nn.Module, shape: tuple[int, ...]) -> float:
         if isinstance(module, torch.nn.Linear):
             total += module.weight.numel()
         elif isinstance(module, (torch.nn.Conv1d, torch.nn.Conv2d)):
-            total += module.weight.numel() * math.prod(output.shape[2:])
+            total += module.weight.numel() * output.shape[2:].numel()
 
     hooks = [m.register_forward_hook(count) for m in model.modules()]
     with torch.no_grad():
@@ -55,54 +69,129 @@ def flops_per_image(model: torch.nn.Module, shape: tuple[int, ...]) -> float:
     return 6.0 * total
 
 
-def plain_loop(name, data, train, iterations, device) -> float:
-    """The common way: a DataLoader over CPU tensors, one nn.Module, one optimizer."""
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+@dataclass
+class Bench:
+    model: str
+    data: TensorDataset  # on the CPU (the plain loop's source)
+    resident: TensorDataset  # on the device
+    train: TrainConfig
+    device: torch.device
+    cohort: int
+
+
+def _plain_step(model, optimizer, x, y) -> None:
+    loss = F.cross_entropy(model(x), y)
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    optimizer.step()
+
+
+def plain_loop(bench: Bench, iterations: int, compiled: bool) -> tuple[float, int, dict]:
+    """The common way, timed after a warm-up (which compiles, when compiled)."""
+    name, data, device = bench.model, bench.data, bench.device
     model = build_plain(name, data.input_shape, data.num_classes).to(device)
     model.load_state_dict(initial_state(name, data.input_shape, data.num_classes, 0))
-    opt = torch.optim.SGD(model.parameters(), lr=train.lr, momentum=train.momentum)
+    lr = torch.tensor(bench.train.lr, device=device) if compiled else bench.train.lr
+    opt = torch.optim.SGD(model.parameters(), lr=lr, momentum=bench.train.momentum)
+    step = _plain_step
+    if compiled:
+        mode = compile_mode(device)
+        options = {**torch._inductor.list_mode_options(mode), **SAFE_OPTIONS}
+        step = torch.compile(_plain_step, dynamic=False, options=options)
     loader = DataLoader(
         LoaderDataset(data.x_train, data.y_train),
-        batch_size=train.batch_size,
+        batch_size=bench.train.batch_size,
         shuffle=True,
         drop_last=True,
+        pin_memory=device.type == "cuda",
     )
-    done, began = 0, time.perf_counter()
-    while done < iterations:
-        for x, y in loader:
-            x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
-            loss = F.cross_entropy(model(x), y)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            done += 1
-            if done == iterations:
-                break
-    if device.type == "cuda":
-        torch.cuda.synchronize()
-    return time.perf_counter() - began
+
+    def run(count: int) -> float:
+        done, began = 0, time.perf_counter()
+        while done < count:
+            for x, y in loader:
+                if compiled and device.type == "cuda":
+                    torch.compiler.cudagraph_mark_step_begin()
+                step(model, opt, x.to(device, non_blocking=True), y.to(device, non_blocking=True))
+                done += 1
+                if done == count:
+                    break
+        _sync(device)
+        return time.perf_counter() - began
+
+    first = run(max(3, iterations // 20))
+    return run(iterations), 1, {"first_run_seconds": first}
 
 
-def cohort_loop(name, data, train, iterations, members, device) -> float:
-    """Training seconds of the pipeline's loop (its two test-set evaluations subtracted)."""
-    ipe = iterations_per_epoch(len(data.y_train), train.batch_size)
-    plan = LevelPlan(
-        name, train, 0, 0, iterations, learning_rate(train, Schedule.resolve(train, ipe))
-    )
-    start = [
-        Member(s, initial_state(name, data.input_shape, data.num_classes, s))
-        for s in range(members)
-    ]
-    trainer = CohortTrainer(plan, start, data, device)
+def cohort_loop(
+    bench: Bench, iterations: int, members: int, compiled: bool
+) -> tuple[float, int, dict]:
+    """The pipeline's trainer: a warm-up level (compiling, when compiled), then a timed level
+    of the same shape (reusing the compiled cohort), its two evaluations subtracted."""
+    data, train, device = bench.resident, bench.train, bench.device
+    ipe = iterations_per_epoch(len(data.y_train), train.batch_size, train.drop_last)
+
+    def trainer(end: int) -> CohortTrainer:
+        plan = LevelPlan(
+            bench.model,
+            train,
+            0,
+            0,
+            end,
+            learning_rate(train, Schedule.resolve(train, ipe)),
+            compile=compiled,
+        )
+        start = [
+            Member(s, initial_state(bench.model, data.input_shape, data.num_classes, s))
+            for s in range(members)
+        ]
+        return CohortTrainer(plan, start, data, device)
+
     began = time.perf_counter()
-    trainer.run()
-    if device.type == "cuda":
-        torch.cuda.synchronize()
+    trainer(max(3, iterations // 20)).run()
+    _sync(device)
+    first = time.perf_counter() - began
+    timed = trainer(iterations)
+    began = time.perf_counter()
+    results = timed.run()
+    _sync(device)
     total = time.perf_counter() - began
     began = time.perf_counter()
-    evaluate(trainer.model, data, members)
+    evaluate(timed.model, data, members)
+    _sync(device)
+    total -= 2 * (time.perf_counter() - began)
+    accuracy = [r.evaluations[-1]["test_accuracy"] for r in results]
+    fallback = getattr(timed.cohort, "fallback", None)
+    extra = {"first_run_seconds": first, "test_accuracy": accuracy, "compile_fallback": fallback}
+    return total, members, extra
+
+
+VARIANTS: dict[str, Callable[[Bench, int], tuple[float, int, dict]]] = {
+    "plain_eager": lambda b, n: plain_loop(b, n, compiled=False),
+    "plain_compiled": lambda b, n: plain_loop(b, n, compiled=True),
+    "k1_eager": lambda b, n: cohort_loop(b, n, 1, compiled=False),
+    "k1_compiled": lambda b, n: cohort_loop(b, n, 1, compiled=True),
+    "cohort_eager": lambda b, n: cohort_loop(b, n, b.cohort, compiled=False),
+    "cohort_compiled": lambda b, n: cohort_loop(b, n, b.cohort, compiled=True),
+}
+
+
+def device_name(device: torch.device) -> str:
     if device.type == "cuda":
-        torch.cuda.synchronize()
-    return total - 2 * (time.perf_counter() - began)
+        return torch.cuda.get_device_name(device)
+    return platform.processor() or platform.machine()
+
+
+def same_accuracy(eager: list[float], compiled: list[float]) -> bool:
+    """Compiled and eager cohorts (the same seeds) agree within seed noise: their mean test
+    accuracies differ by at most twice the standard error of the eager members, plus 0.01."""
+    spread = statistics.stdev(eager) / len(eager) ** 0.5 if len(eager) > 1 else 0.0
+    return abs(statistics.mean(compiled) - statistics.mean(eager)) <= 2 * spread + 0.01
 
 
 def main() -> None:
@@ -111,69 +200,102 @@ def main() -> None:
     )
     parser.add_argument("--model", default="lenet_300_100")
     parser.add_argument("--data", default="synthetic_mnist")
-    parser.add_argument("--cohort", type=int, default=16)
-    parser.add_argument("--iterations", type=int, default=200)
+    parser.add_argument("--cohort", type=int, default=0, help="0: from the free memory")
+    parser.add_argument("--epochs", type=float, default=1.0, help="timed epochs per variant")
+    parser.add_argument("--level-epochs", type=int, default=0, help="0: the model's recipe")
     parser.add_argument("--batch-size", type=int, default=128)
+    parser.add_argument("--train-size", type=int, default=0, help="0: the whole training set")
+    parser.add_argument("--variants", default=",".join(VARIANTS))
     parser.add_argument("--device", default="auto")
-    parser.add_argument("--out", default="benchmarks/results")
+    parser.add_argument("--json", default="benchmarks/results/throughput.json")
     args = parser.parse_args()
 
     device = resolve_device(args.device)
     data = load_dataset(args.data)
-    gpu_data = data.to(device)
-    train = TrainConfig(optimizer="sgd", lr=0.05, momentum=0.9, batch_size=args.batch_size)
-    ipe = iterations_per_epoch(len(data.y_train), args.batch_size)
-    warm = max(5, args.iterations // 10)
-    plain_loop(args.model, data, train, warm, device)
-    cohort_loop(args.model, gpu_data, train, warm, args.cohort, device)
-
-    seconds = {
-        "plain_dataloader": plain_loop(args.model, data, train, args.iterations, device),
-        "pipeline_k1": cohort_loop(args.model, gpu_data, train, args.iterations, 1, device),
-        "pipeline_cohort": cohort_loop(
-            args.model, gpu_data, train, args.iterations, args.cohort, device
+    if args.train_size:
+        data = TensorDataset(
+            data.x_train[: args.train_size],
+            data.y_train[: args.train_size],
+            data.x_test,
+            data.y_test,
+            data.num_classes,
         )
-        / args.cohort,
-    }
-    per_epoch = {k: v / args.iterations * ipe for k, v in seconds.items()}
-    images = {k: args.iterations * args.batch_size / v for k, v in seconds.items()}
-    model = build_plain(args.model, data.input_shape, data.num_classes)
-    flops = flops_per_image(model, data.input_shape)
-    name = torch.cuda.get_device_name(device) if device.type == "cuda" else platform.processor()
+    train = TrainConfig(
+        optimizer="sgd", lr=0.05, momentum=0.9, batch_size=args.batch_size, drop_last=True
+    )
+    launcher = LauncherConfig(device=str(device), cohort_size=args.cohort)
+    members = cohort_size(launcher, args.model, data.input_shape, data.num_classes, 128)
+    bench = Bench(args.model, data, data.to(device), train, device, members)
+    ipe = iterations_per_epoch(len(data.y_train), args.batch_size, drop_last=True)
+    iterations = max(1, round(args.epochs * ipe))
+    level_epochs = args.level_epochs or LEVEL_EPOCHS.get(args.model, 40)
+    flops = flops_per_image(build_plain(args.model, data.input_shape, 10), data.input_shape)
+    name = device_name(device)
     peak = next((p for key, p in PEAK_FP32.items() if key in name), None)
-    result = {
-        "device": name or platform.machine(),
-        "device_type": device.type,
-        "threads": torch.get_num_threads(),
-        "omp_num_threads": os.environ.get("OMP_NUM_THREADS"),
-        "model": args.model,
+
+    variants = {}
+    for variant in args.variants.split(","):
+        seconds, k, extra = VARIANTS[variant](bench, iterations)
+        per_epoch = seconds / iterations * ipe / k
+        images = iterations * args.batch_size * k / seconds
+        variants[variant] = {
+            "members": k,
+            "timed_iterations": iterations,
+            "seconds_per_epoch_per_ticket": per_epoch,
+            "seconds_per_level_per_ticket": per_epoch * level_epochs,
+            "images_per_second": images,
+            "fraction_of_fp32_peak": images * flops / peak if peak else None,
+            **extra,
+        }
+        print(
+            f"{args.model:14s} {variant:16s} K={k:<4d} {per_epoch:9.4f} s/epoch/ticket "
+            f"{per_epoch * level_epochs:9.3f} s/level/ticket {images:12.0f} images/s",
+            flush=True,
+        )
+    plain = variants.get("plain_eager", {}).get("seconds_per_level_per_ticket")
+    ratios = {
+        f"{v}_vs_plain_eager": plain / r["seconds_per_level_per_ticket"]
+        for v, r in variants.items()
+        if plain and v != "plain_eager"
+    }
+    checks = {}
+    if "cohort_eager" in variants and "cohort_compiled" in variants:
+        checks["cohort_compiled_same_accuracy"] = same_accuracy(
+            variants["cohort_eager"]["test_accuracy"], variants["cohort_compiled"]["test_accuracy"]
+        )
+        checks["cohort_compiled_without_fallback"] = (
+            variants["cohort_compiled"]["compile_fallback"] is None
+        )
+    out = Path(args.json)
+    result = load_json(out) if out.is_file() else {}
+    result.update(
+        {
+            "device": name,
+            "device_type": device.type,
+            "torch": torch.__version__,
+            "cuda": torch.version.cuda,
+            "threads": torch.get_num_threads(),
+            "omp_num_threads": os.environ.get("OMP_NUM_THREADS"),
+            "date": time.strftime("%Y-%m-%d"),
+            "peak_fp32_flops": peak,
+        }
+    )
+    result.setdefault("models", {})[args.model] = {
         "data": args.data,
         "train_size": len(data.y_train),
         "batch_size": args.batch_size,
-        "cohort": args.cohort,
-        "iterations": args.iterations,
-        "per_model_seconds_per_epoch": per_epoch,
-        "images_per_second_per_model": images,
-        "speedup_cohort_vs_plain": seconds["plain_dataloader"] / seconds["pipeline_cohort"],
-        "speedup_cohort_vs_k1": seconds["pipeline_k1"] / seconds["pipeline_cohort"],
+        "level_epochs": level_epochs,
+        "cohort": members,
         "flops_per_image": flops,
-        "fraction_of_fp32_peak": (
-            images["pipeline_cohort"] * args.cohort * flops / peak if peak else None
-        ),
-        "torch": torch.__version__,
-        "date": time.strftime("%Y-%m-%d"),
+        "variants": variants,
+        "ratios": ratios,
+        "checks": checks,
     }
-    for key, value in per_epoch.items():
-        print(f"{key:18s} {value:9.3f} s/epoch per model  {images[key]:12.0f} images/s per model")
-    print(
-        f"cohort of {args.cohort} vs one at a time (pipeline K=1): "
-        f"{result['speedup_cohort_vs_k1']:.2f}x per run; vs plain DataLoader loop: "
-        f"{result['speedup_cohort_vs_plain']:.2f}x"
-    )
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    tag = f"{args.model}-{device.type}-k{args.cohort}"
-    (out / f"throughput-{tag}.json").write_text(json.dumps(result, indent=1) + "\n")
+    save_json(out, result)
+    for check, passed in checks.items():
+        print(f"{args.model:14s} check {check}: {'ok' if passed else 'FAILED'}")
+    if not all(checks.values()):
+        raise SystemExit(1)
 
 
 if __name__ == "__main__":

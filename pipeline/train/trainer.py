@@ -1,8 +1,10 @@
 """The training loop for a cohort: K runs sharing architecture, data and schedule.
 
 Member k's loss is its own batch mean; the cohort minimizes the sum, so member
-k's gradient is exactly its own. Optimizers are element-wise, masks are applied
-after every step, and each member draws its own batches (pipeline.data.batches).
+k's gradient is exactly its own (pipeline.train.step). Optimizers are element-wise,
+masks are applied after every step, and each member draws its own batches
+(pipeline.data.batches). The step runs eagerly, or compiled (`LevelPlan.compile`,
+pipeline.train.compiled). The host reads the device only at evaluations and checkpoints.
 """
 
 from __future__ import annotations
@@ -17,9 +19,11 @@ import torch.nn.functional as F
 from pipeline.config import TrainConfig
 from pipeline.data.batches import EpochPlan, iterations_per_epoch
 from pipeline.data.tensors import TensorDataset
-from pipeline.models.members import build_cohort, member_state, prunable_names, stack_states
-from pipeline.train.optimizers import IMPLEMENTATIONS, OPTIMIZERS
-from pipeline.train.state import member_optimizer_state, stack_optimizer_states
+from pipeline.models.members import member_state, prunable_names, stack_states
+from pipeline.train.compiled import CohortShape, compiled_cohort
+from pipeline.train.compiled import compile_mode as default_mode
+from pipeline.train.state import member_optimizer_state, portable_groups, stack_optimizer_states
+from pipeline.train.step import EagerCohort
 
 StateDict = dict[str, torch.Tensor]
 EVAL_CHUNK = 2000
@@ -59,6 +63,7 @@ class LevelPlan:
     snapshot_at: int | None = None  # an iteration whose weights Hooks.on_snapshot receives
     optimizer_impl: str = "auto"
     channels_last: bool = False
+    compile: bool = False  # torch.compile the step (CUDA graphs on a GPU); same math
 
 
 @dataclass
@@ -108,26 +113,56 @@ def evaluate(model, data: TensorDataset, members: int) -> tuple[torch.Tensor, to
 
 
 class CohortTrainer:
+    """One level of a cohort. With `plan.compile` the network, optimizer and compiled step are
+    borrowed from the kept compiled cohort of the same shape: train one such trainer at a time
+    (a later one of the same shape takes the network over). `compile_mode` overrides the
+    torch.compile mode chosen for the device (pipeline.train.compiled.COMPILE_MODES)."""
+
     def __init__(
-        self, plan: LevelPlan, members: list[Member], data: TensorDataset, device: torch.device
+        self,
+        plan: LevelPlan,
+        members: list[Member],
+        data: TensorDataset,
+        device: torch.device,
+        compile_mode: str | None = None,
     ):
         self.plan, self.members, self.data, self.device = plan, members, data, device
         self.k = len(members)
-        self.model = build_cohort(plan.model, data.input_shape, data.num_classes, self.k)
-        self.model.to(device)
-        if plan.channels_last:
-            self.model.to(memory_format=torch.channels_last)
+        if plan.compile:
+            self.cohort = compiled_cohort(
+                self._shape(compile_mode or default_mode(device)), plan.train, self
+            )
+        else:
+            self.cohort = EagerCohort(plan, data.input_shape, data.num_classes, self.k, device)
+        self.model, self.optimizer = self.cohort.model, self.cohort.optimizer
         self.autocast = PRECISIONS[plan.train.precision]
         self.model.load_state_dict(stack_states([m.state for m in members]))
         self.params = dict(self.model.named_parameters())
         self.masks = self._stack_masks()
-        self.optimizer = OPTIMIZERS[plan.train.optimizer](
-            self.model.parameters(), plan.train, IMPLEMENTATIONS[plan.optimizer_impl]
+        self.cohort.set_masks(self.masks)
+        resumed = members[0].optimizer is not None
+        self.cohort.load_optimizer(
+            stack_optimizer_states([m.optimizer for m in members]) if resumed else None
         )
-        if members[0].optimizer is not None:
-            self.optimizer.load_state_dict(stack_optimizer_states([m.optimizer for m in members]))
         self.ipe = iterations_per_epoch(
             len(data.y_train), plan.train.batch_size, plan.train.drop_last
+        )
+
+    def _shape(self, mode: str) -> CohortShape:
+        plan, train = self.plan, self.plan.train
+        return CohortShape(
+            plan.model,
+            tuple(self.data.input_shape),
+            self.data.num_classes,
+            self.k,
+            str(self.device),
+            plan.channels_last,
+            train.optimizer,
+            train.momentum,
+            train.weight_decay,
+            train.nesterov,
+            plan.optimizer_impl,
+            mode,
         )
 
     def _stack_masks(self) -> dict[str, torch.Tensor]:
@@ -162,7 +197,7 @@ class CohortTrainer:
                 k: {n: v.detach().cpu() if torch.is_tensor(v) else v for n, v in s.items()}
                 for k, s in optimizer["state"].items()
             },
-            "param_groups": optimizer["param_groups"],
+            "param_groups": portable_groups(optimizer["param_groups"]),
         }
         return [
             Member(
@@ -193,11 +228,14 @@ class CohortTrainer:
         hooks.on_evaluation(iteration, accuracy)
 
     def run(self, hooks: Hooks | None = None) -> list[MemberResult]:
+        if self.plan.compile and self.cohort.owner is not self:
+            raise RuntimeError("a later trainer of the same shape took this compiled cohort over")
         hooks = hooks or Hooks()
         plan = self.plan
         first = self.members[0]
         iteration = plan.start if first.iteration is None else first.iteration
-        loss_sum = torch.tensor([m.loss_sum for m in self.members], device=self.device)
+        loss_sum = self.cohort.loss_sum
+        loss_sum.copy_(torch.tensor([m.loss_sum for m in self.members]))
         loss_count = first.loss_count
         self.apply_masks()
         self.model.train()
@@ -217,22 +255,8 @@ class CohortTrainer:
                     self.device,
                 )
             x, y = epoch_plan.batch(self.data, iteration % self.ipe, plan.train.batch_size)
-            for group in self.optimizer.param_groups:
-                group["lr"] = plan.lr(iteration)
-            with torch.autocast(
-                self.device.type, self.autocast or torch.float32, enabled=self.autocast is not None
-            ):
-                logits = self.model(x)
-            per_member = (
-                F.cross_entropy(logits.float().flatten(0, 1), y.flatten(), reduction="none")
-                .view(self.k, -1)
-                .mean(1)
-            )
-            self.optimizer.zero_grad(set_to_none=True)
-            per_member.sum().backward()
-            self.optimizer.step()
-            self.apply_masks()
-            loss_sum += per_member.detach()
+            self.cohort.set_lr(plan.lr(iteration))
+            self.cohort.step(x, y, self.autocast)
             loss_count += 1
             iteration += 1
             if iteration == plan.snapshot_at:
