@@ -387,7 +387,13 @@ def test_a_moved_sweep_resumed_by_a_relative_path_runs_from_any_directory(
     now. The scripts' bodies are run there: both cohorts train and the reducer stores
     both runs in the moved sweep's store."""
     make_sweep(
-        tmp_path / "out", "rel", "seed=0,1", "launcher=pbs", "prune.levels=1", "train.duration=2ep"
+        tmp_path / "out",
+        "rel",
+        "seed=0,1",
+        "launcher=pbs",
+        "prune.levels=1",
+        "train.duration=1ep",
+        "train.batch_size=64",
     )
     os.rename(tmp_path / "out", tmp_path / "moved")
     node = tmp_path / "node"
