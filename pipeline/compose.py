@@ -68,6 +68,8 @@ def _to_config(node) -> Config:
             str(getattr(error, "full_key", "config")), str(error).splitlines()[0]
         ) from None
     validate(cfg)
+    if cfg.data.root is not None:  # jobs start elsewhere: never the caller's relative path
+        cfg.data.root = str(Path(cfg.data.root).expanduser().resolve())
     cfg.data.fingerprint = _fingerprint(cfg.data.name, cfg.data.root)
     return cfg
 
