@@ -8,8 +8,10 @@ masks streamed into a shard one run at a time, then one commit); then one batch 
 VGG-19-shaped levels (20M weights each, 10 levels per run). Per batch it records the write
 seconds (store work only: data generation is excluded), wall and CPU (the CPU time is less
 disturbed by other load on a shared machine), the process's peak RSS, the store's size on
-disk and the levels stored. At the end it times `lth inspect STORE`, the README's
-xarray open, `features_frame` and reading one level's masks, each in a fresh process.
+disk and the levels stored. After the LeNet batches it times `lth inspect STORE` (summary
+and a query), the README's xarray open, `features_frame`, reading one level's masks and
+the stored keys the reducer's planning reads, each in a fresh process (`--queries-only`
+times them again on the store a run left, e.g. with the VGG batch in it).
 
     OMP_NUM_THREADS=1 .venv/bin/python benchmarks/store_scale.py --levels 50000
 """
@@ -162,7 +164,10 @@ print(round(opened, 3), round(time.perf_counter() - start - opened, 3), max(ds.s
 
 FRAMES = """
 import sys, time
-from pipeline.store import features_frame, levels_frame, read_masks
+from pipeline.store import features_frame, read_masks, store_keys
+start = time.perf_counter()
+runs, levels = store_keys(sys.argv[1])  # what the reducer's planning reads
+keys_s = time.perf_counter() - start
 start = time.perf_counter()
 feats = features_frame(sys.argv[1])
 frame_s = time.perf_counter() - start
@@ -172,7 +177,7 @@ cold = time.perf_counter() - start
 start = time.perf_counter()
 read_masks(sys.argv[1], sys.argv[3], 5)
 warm = time.perf_counter() - start
-print(round(frame_s, 3), feats.shape[0], round(cold, 4), round(warm, 4))
+print(round(frame_s, 3), feats.shape[0], round(cold, 4), round(warm, 4), round(keys_s, 3))
 """
 
 
@@ -206,6 +211,35 @@ def queries(store: Path, runs: int) -> dict:
         "features_frame_rows": int(frames_out[1]),
         "read_masks_first_s": float(frames_out[2]),
         "read_masks_next_s": float(frames_out[3]),
+        "store_keys_s": float(frames_out[4]),
+    }
+
+
+def paired(store: Path, report: dict, batch: int, repeats: int = 3) -> dict:
+    """A batch into a new store and a batch into the big one, alternately, so both see the
+    same load on a shared machine: the write-cost ratio without the drift of a long run."""
+    runs = report["batches"][-1]["levels_stored"] // LEVELS_PER_RUN
+    fresh, big = [], []
+    for i in range(repeats):
+        empty = Path(tempfile.mkdtemp(prefix="lth_store_fresh_")) / "store.h5"
+        fresh.append(run_batch(empty, 0, batch // LEVELS_PER_RUN, "lenet"))
+        big.append(run_batch(store, runs + i * batch // LEVELS_PER_RUN, batch // LEVELS_PER_RUN,
+                             "lenet"))  # fmt: skip
+        report["batches"].append({"layers": "lenet_300_100 (paired)",
+                                  "levels_stored": report["batches"][-1]["levels_stored"] + batch,
+                                  **big[-1], "file_mb": store_mb(store)})  # fmt: skip
+
+    def median(rows: list[dict], key: str) -> float:
+        return float(np.median([r[key] for r in rows]))
+
+    return {
+        "repeats": repeats,
+        **{f"new_store_{k}": median(fresh, k) for k in ("write_s", "write_cpu_s", "rss_mb")},
+        **{f"big_store_{k}": median(big, k) for k in ("write_s", "write_cpu_s", "rss_mb")},
+        **{
+            f"ratio_{k}": round(median(big, k) / median(fresh, k), 3)
+            for k in ("write_s", "write_cpu_s", "rss_mb")
+        },
     }
 
 
@@ -216,7 +250,22 @@ def main() -> None:
     parser.add_argument("--vgg-levels", type=int, default=50)
     parser.add_argument("--dir", type=Path, help="where the store goes (default: a temp dir)")
     parser.add_argument("--out", type=Path, default=REPO / "benchmarks/results/store_scale.json")
+    parser.add_argument(
+        "--queries-only",
+        action="store_true",
+        help="on the store a run left in --dir: time batches into it against batches into a "
+        "new store, alternately (`paired`), and the queries again (`queries_at_end`); "
+        "both are added to --out",
+    )
     args = parser.parse_args()
+    if args.queries_only:
+        report = json.loads(args.out.read_text())
+        report["paired"] = paired(args.dir / "store.h5", report, args.batch)
+        stored = report["batches"][-1]["levels_stored"]
+        report["queries_at_end"] = queries(args.dir / "store.h5", stored // LEVELS_PER_RUN)
+        save_json(args.out, report)
+        print(json.dumps({k: report[k] for k in ("paired", "queries_at_end")}, indent=1))
+        return
     directory = args.dir or Path(tempfile.mkdtemp(prefix="lth_store_scale_"))
     store = directory / "store.h5"
     batches = []
