@@ -59,8 +59,8 @@ export TORCHINDUCTOR_CACHE_DIR=${TORCHINDUCTOR_CACHE_DIR:-${TMPDIR:-/tmp}/lth_gp
 if [ "$SMOKE" = 1 ]; then
   DEVICE=cpu
   RESULT=${TMPDIR:-/tmp}/lth_gpu_check_smoke.json
-  LENET=(--data synthetic_mnist --train-size 1024 --epochs 0.25 --cohort 2)
-  RESNET=(--data synthetic_cifar10 --train-size 256 --epochs 0.25 --cohort 2
+  LENET=(--data synthetic_mnist --train-size 1024 --test-size 256 --epochs 1 --cohort 2)
+  RESNET=(--data synthetic_cifar10 --train-size 256 --test-size 256 --epochs 1 --cohort 2
     --variants plain_eager,k1_eager,cohort_eager)  # compiling ResNet-20 takes minutes on a CPU
   export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}
 else
