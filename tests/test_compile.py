@@ -22,6 +22,7 @@ import logging
 import pytest
 import torch
 from torch._inductor import config as inductor_config
+from torch._inductor.runtime import cache_dir_utils
 from torch._inductor.runtime.cache_dir_utils import temporary_cache_dir
 
 from pipeline.config import TrainConfig
@@ -256,6 +257,9 @@ def test_inductor_cache_dir_defaults_under_the_sweep_unless_the_job_sets_it(tmp_
     default = tmp_path / "sweep" / compiled.CACHE_DIR_NAME
     assert compiled.use_cache_dir(default) == default
     assert compiled.os.environ[compiled.CACHE_ENV] == str(default)
+    # importing Inductor's config fills in torch's own default: that is no job's choice
+    monkeypatch.setenv(compiled.CACHE_ENV, cache_dir_utils.default_cache_dir())
+    assert compiled.use_cache_dir(default) == default
     monkeypatch.setenv(compiled.CACHE_ENV, str(tmp_path / "node_local"))
     assert compiled.use_cache_dir(default) == tmp_path / "node_local"
 

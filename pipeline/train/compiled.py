@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
+from torch._inductor.runtime.cache_dir_utils import default_cache_dir
 
 from pipeline.models.members import prunable_names
 from pipeline.train.optimizers import build_optimizer
@@ -53,8 +54,10 @@ def compile_mode(device: torch.device) -> str:
 def use_cache_dir(default: Path) -> Path:
     """Inductor's kernel cache: $TORCHINDUCTOR_CACHE_DIR when the job sets it (a node-local or
     project directory), else `default`. Set in this process's environment, where Inductor and
-    its compile workers read it."""
-    os.environ.setdefault(CACHE_ENV, str(default))
+    its compile workers read it at every use. (Importing Inductor's config fills in torch's own
+    default, a folder in /tmp; that value counts as unset.)"""
+    if os.environ.get(CACHE_ENV) in (None, "", os.path.abspath(default_cache_dir())):
+        os.environ[CACHE_ENV] = str(default)
     return Path(os.environ[CACHE_ENV])
 
 
