@@ -20,8 +20,9 @@ COMMANDS = (
     "pipeline.commands.status",
     "pipeline.commands.resume",
     "pipeline.commands.table",
-    "pipeline.reduce.cli",
+    "pipeline.commands.reduce",
     "pipeline.commands.inspect",
+    "pipeline.commands.store",
     "pipeline.commands.report",
     "pipeline.commands.study",
     "pipeline.commands.config",
@@ -68,7 +69,8 @@ def main(argv: list[str] | None = None) -> int:
         message, code = error_message(error)
         if args.debug:
             traceback.print_exc()
-        print(f"lth {args.command}: error: {message}", file=sys.stderr)
+        if getattr(error, "primary", True):  # MPI ranks other than the reporting one stay quiet
+            print(f"lth {args.command}: error: {message}", file=sys.stderr)
         return code
 
 

@@ -9,7 +9,7 @@ Exit codes of every `lth` command:
 | code | meaning |
 | ---: | --- |
 | 0 | done |
-| 1 | work ran and some of it failed or was left unfinished (a cohort, a run left to another process's lock, a run of the reducer): `lth status` says which |
+| 1 | some work failed or was left to another process (`lth status` says which) |
 | 2 | bad input (config, data, paths, manifest, store): nothing was started or written |
 | 3 | waiting: jobs are still out on a cluster; run the same command again when they end |
 | 75 | a task stopped at a checkpoint on a signal (EX_TEMPFAIL): `lth resume` continues it |

@@ -54,8 +54,8 @@ SWEEP = [
 ]
 # The same CLI in one process, with mpi4py made unimportable.
 NO_MPI = (
-    "import sys; sys.modules['mpi4py'] = None; from pipeline.reduce.cli import main; "
-    "sys.exit(main(sys.argv[1:]))"
+    "import sys; sys.modules['mpi4py'] = None; from pipeline.cli import main; "
+    "sys.exit(main(['reduce', *sys.argv[1:]]))"
 )
 
 

@@ -13,6 +13,7 @@ import pandas as pd
 import pytest
 import xarray as xr
 
+from pipeline.cli import main as lth
 from pipeline.store import (
     Added,
     CurvePoint,
@@ -28,11 +29,14 @@ from pipeline.store import (
     summary,
     write_store,
 )
-from pipeline.store.inspect import main as inspect_main
 from pipeline.store.schema import CURVES, LEVELS, RUNS, SCHEMA_VERSION
 
 REPO = Path(__file__).resolve().parents[1]
 PROV = {"package_version": "0.1.0", "git_revision": "abc123"}
+
+
+def lth_inspect(argv: list[str]) -> int:
+    return lth(["inspect", *argv])
 
 
 def run(run_id: str, model: str = "lenet", method: str = "imp", seed: int = 0) -> RunRecord:
@@ -301,7 +305,7 @@ def test_inspect_query_and_csv(store: Path, capsys):
         [LevelPayload("r2", 0, {}, [("*", "effective_density", 0.25)])],
         PROV,
     )
-    assert inspect_main([str(store), "--max-density", "0.9", "--csv"]) == 0
+    assert lth_inspect([str(store), "--max-density", "0.9", "--csv"]) == 0
     rows = pd.read_csv(io.StringIO(capsys.readouterr().out))
     keys = sorted(zip(rows.run_id, rows.level, strict=True))
     assert keys == [("r0", 1), ("r1", 1), ("r2", 0)]
@@ -309,7 +313,7 @@ def test_inspect_query_and_csv(store: Path, capsys):
     assert rows.set_index("run_id").loc["r2", "effective_density"] == 0.25
 
     assert (
-        inspect_main(
+        lth_inspect(
             [
                 str(store),
                 "--model",
@@ -330,11 +334,11 @@ def test_inspect_query_and_csv(store: Path, capsys):
     assert rows["density[fc1.weight]"].tolist() == pytest.approx([0.75, 0.6])
     assert rows["density"].tolist() == pytest.approx([1.0, 0.8])  # the level's own column
 
-    assert inspect_main([str(store), "--method", "random", "--level", "0"]) == 0
+    assert lth_inspect([str(store), "--method", "random", "--level", "0"]) == 0
     out = capsys.readouterr().out
     assert "1 level(s)" in out and "r2" in out and "r0" not in out
 
-    assert inspect_main([str(store)]) == 0
+    assert lth_inspect([str(store)]) == 0
     out = capsys.readouterr().out
     for text in ("Store", "Runs", "Features", "effective_density", "abc123", "conv2"):
         assert text in out
@@ -358,7 +362,7 @@ def test_inspect_errors_are_one_line_exit_2(tmp_path: Path, store: Path, capsys)
         ([str(store), "--features", "nope"], "unknown feature(s) nope"),
         ([str(store), "--layer", "fc9.weight"], "no features for layer 'fc9.weight'"),
     ):
-        assert inspect_main(argv) == 2
+        assert lth_inspect(argv) == 2
         captured = capsys.readouterr()
         assert captured.out == "" and message in captured.err
         assert captured.err.count("\n") == 1

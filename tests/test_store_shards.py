@@ -18,6 +18,8 @@ import pandas as pd
 import pytest
 from store_history import PROV, batch, write_history
 
+from pipeline.cli import main as lth
+from pipeline.commands.store import register
 from pipeline.errors import StoreError
 from pipeline.store import (
     compact,
@@ -31,13 +33,15 @@ from pipeline.store import (
     upgrade,
     write_store,
 )
-from pipeline.store.cli import register
-from pipeline.store.inspect import main as inspect_main
 from pipeline.store.lock import StoreLock
 
 REPO = Path(__file__).resolve().parents[1]
 V1 = REPO / "tests" / "fixtures" / "store_v1" / "store_v1.h5"
 ENV = {**os.environ, "PYTHONPATH": str(REPO)}
+
+
+def lth_inspect(argv: list[str]) -> int:
+    return lth(["inspect", *argv])
 
 
 def frames(path: Path) -> dict[str, pd.DataFrame]:
@@ -296,15 +300,15 @@ def test_a_renamed_feature_answers_under_either_name(tmp_path: Path, capsys):
     ]
     write_store(path, runs, levels, curves, payloads, PROV)
     assert features_frame(path, features=[old])[old].tolist() == [0.25, 1.25]
-    assert inspect_main([str(path), "--features", old, "--csv"]) == 0
+    assert lth_inspect([str(path), "--features", old, "--csv"]) == 0
     rows = pd.read_csv(io.StringIO(capsys.readouterr().out))
     assert rows[old].tolist() == [0.25, 1.25]
 
 
 SUMMARY = """
 import sys
-from pipeline.store.inspect import main
-code = main([sys.argv[1]])
+from pipeline.cli import main
+code = main(["inspect", sys.argv[1]])
 heavy = sorted(m for m in ("torch", "pandas") if m in sys.modules)
 print("heavy:", heavy)
 sys.exit(code)

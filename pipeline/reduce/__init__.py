@@ -17,7 +17,7 @@ __all__ = ["Summary", "reduce"]
 
 def __getattr__(name: str) -> Any:
     """The reducer is imported on first use, so `lth --help` (which registers `reduce`
-    from `pipeline.reduce.cli`) does not load torch."""
+    from `pipeline.commands.reduce`) does not load torch."""
     if name in __all__:
         from . import reducer
 

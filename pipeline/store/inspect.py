@@ -82,13 +82,13 @@ def query(
         stored = {f: stored_feature(f, known) for f in features}
         unknown = [f for f, s in stored.items() if s is None]
         if unknown:
-            raise ValueError(f"unknown feature(s) {', '.join(unknown)}; known: {', '.join(known)}")
+            raise StoreError(f"unknown feature(s) {', '.join(unknown)}; known: {', '.join(known)}")
     else:
         stored = {n: n for n in known}
     keys = pd.MultiIndex.from_frame(rows[["run_id", "level"]])
     layers = summary(path)["layer_names"]
     if layer != NETWORK_LAYER and layer not in layers:
-        raise ValueError(f"no features for layer {layer!r}; layers: {', '.join(layers) or 'none'}")
+        raise StoreError(f"no features for layer {layer!r}; layers: {', '.join(layers) or 'none'}")
     feats = resolved_features(view, sorted(set(stored.values())), keys)
     feats = feats[feats["layer"] == layer]
     feats = pd.DataFrame(
@@ -192,60 +192,25 @@ def _summary_tables(path: str) -> list[Table]:
     ]
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="lth inspect",
-        description="Summarize a feature store; with any query option, list matching levels.",
-    )
-    parser.add_argument("store", help="path of the HDF5 feature store")
-    parser.add_argument("--model")
-    parser.add_argument("--method")
-    parser.add_argument("--dataset")
-    parser.add_argument("--max-density", type=float)
-    parser.add_argument("--min-density", type=float)
-    parser.add_argument("--level", type=int)
-    parser.add_argument(
-        "--features",
-        nargs="+",
-        metavar="NAME",
-        help="feature columns to show (default: all with values)",
-    )
-    parser.add_argument(
-        "--layer",
-        help=f"layer whose features to join (default: "
-        f"{NETWORK_LAYER!r}, the network-level features)",
-    )
-    parser.add_argument("--csv", action="store_true", help="write the query result as CSV")
-    return parser
-
-
-def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+def run(args: argparse.Namespace) -> int:
+    """The summary, or with any query option the matching levels (as a table or CSV)."""
     is_query = args.csv or any(getattr(args, name) is not None for name in QUERY_OPTIONS)
-    try:
-        if not is_query:
-            _print(*_summary_tables(args.store))
-            return 0
-        rows = query(
-            args.store,
-            model=args.model,
-            method=args.method,
-            dataset=args.dataset,
-            min_density=args.min_density,
-            max_density=args.max_density,
-            level=args.level,
-            features=args.features,
-            layer=args.layer or NETWORK_LAYER,
-        )
-    except (OSError, StoreError, ValueError) as err:
-        print(f"lth inspect: error: {err}", file=sys.stderr)
-        return 2
+    if not is_query:
+        _print(*_summary_tables(args.store))
+        return 0
+    rows = query(
+        args.store,
+        model=args.model,
+        method=args.method,
+        dataset=args.dataset,
+        min_density=args.min_density,
+        max_density=args.max_density,
+        level=args.level,
+        features=args.features,
+        layer=args.layer or NETWORK_LAYER,
+    )
     if args.csv:
         rows.to_csv(sys.stdout, index=False)
     else:
         _print(_frame_table(f"{len(rows)} level(s)", rows))
     return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

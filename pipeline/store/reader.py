@@ -217,7 +217,7 @@ def open_view(path: str | os.PathLike) -> StoreView:
     """The store at `path`, failing early and in one line on anything that is not schema v2."""
     path = Path(path)
     if not path.is_file():
-        raise FileNotFoundError(f"{path}: no such file")
+        raise StoreError(f"{path}: no such file")
     stat = path.stat()
     stamp = (stat.st_ino, stat.st_mtime_ns, stat.st_size)
     key = path.resolve()
