@@ -7,7 +7,8 @@ lock when the holder exits, however it ends: kill -9, a cancelled job, a requeue
 Nothing is ever stale, so no one has to clean up.
 
 A file system that does not support flock (Lustre mounted without `-o flock`) answers
-with an error; the lock is then granted, so training goes on as it did before locks.
+with an error; a run's lock is then granted, so training goes on as it did before locks,
+while a `required` lock (the feature store's, whose writers must never overlap) raises it.
 """
 
 from __future__ import annotations
@@ -24,8 +25,9 @@ UNSUPPORTED = {errno.ENOLCK, errno.ENOSYS, errno.EOPNOTSUPP, errno.EINVAL}
 class Lock:
     """A non-blocking exclusive lock on `path` (created if missing)."""
 
-    def __init__(self, path: Path):
+    def __init__(self, path: Path, required: bool = False):
         self.path = Path(path)
+        self.required = required
         self._fd: int | None = None
 
     def acquire(self) -> bool:
@@ -40,7 +42,7 @@ class Lock:
             os.close(fd)
             return False
         except OSError as error:
-            if error.errno not in UNSUPPORTED:
+            if self.required or error.errno not in UNSUPPORTED:
                 os.close(fd)
                 raise
         os.ftruncate(fd, 0)

@@ -2,24 +2,17 @@
 
 from __future__ import annotations
 
-from functools import lru_cache
-
 import numpy as np
 import torch
 
 from pipeline.errors import PriorError
-from pipeline.models.graph import INPUT, layer_graph
+from pipeline.models.graph import INPUT, cached_layer_graph
 from pipeline.prior.connect import reconnect
 from pipeline.prior.learn import learn_prior
 from pipeline.prior.sample import gumbel_top_k, layer_counts, layer_scores
 from pipeline.prune.context import PruneContext
 from pipeline.prune.masks import Masks
 from pipeline.prune.pai.scoring import target_count
-
-
-@lru_cache(maxsize=16)
-def _graph(model: str, input_shape: tuple[int, ...], classes: int):
-    return {node.name: node for node in layer_graph(model, input_shape, classes)}
 
 
 def prior_mask(ctx: PruneContext) -> Masks:
@@ -37,7 +30,8 @@ def prior_mask(ctx: PruneContext) -> Masks:
     fallback = {n: ctx.rung.density for n in ctx.names}
     fallback[ctx.output] = ctx.rung.output_density
     counts = layer_counts(prior, sizes, total, "profile" in components, fallback)
-    graph = _graph(ctx.model, tuple(ctx.data.input_shape), ctx.data.num_classes)
+    nodes = cached_layer_graph(ctx.model, tuple(ctx.data.input_shape), ctx.data.num_classes)
+    graph = {node.name: node for node in nodes}
     init = ctx.rewind_state()
 
     def draw(scores: np.ndarray, count: int) -> np.ndarray:
