@@ -102,22 +102,26 @@ def test_channels_last_and_bf16_against_fp32_on_the_device(cuda):
         assert c.evaluations[-1]["test_accuracy"] == pytest.approx(reference, abs=0.03)
 
 
-@pytest.mark.parametrize("compile", [False, True])
-def test_the_cohort_sized_from_free_memory_trains_without_running_out(cuda, compile):
-    """ResNet-20 on CIFAR-shaped data at the K that `launcher.cohort_size=0` picks: training
-    steps and a full 10k-image evaluation fit in the free memory it was sized from."""
+@pytest.mark.parametrize(
+    "model, shape, compile",
+    [("resnet20", (3, 32, 32), False), ("lenet_300_100", (1, 28, 28), True)],
+)
+def test_the_cohort_sized_from_free_memory_trains_without_running_out(cuda, model, shape, compile):
+    """The K that `launcher.cohort_size=0` picks from the free memory (ResNet-20, the largest
+    per member; LeNet-300-100 compiled, with CUDA graphs' memory pools, at the cap of 256):
+    training steps and a full 10k-image evaluation fit in the memory it was sized from."""
     torch.cuda.empty_cache()
     free, _ = torch.cuda.mem_get_info(cuda)
-    k = cohort_size(LauncherConfig(device=str(cuda)), "resnet20", (3, 32, 32), 10, 128)
+    k = cohort_size(LauncherConfig(device=str(cuda)), model, shape, 10, 128)
     assert k > 1
-    data = _images((3, 32, 32), train=1024, test=10000).to(cuda)
+    data = _images(shape, train=1024, test=10000).to(cuda)
     train = TrainConfig(optimizer="sgd", lr=0.05, momentum=0.9, batch_size=128, drop_last=True)
-    plan = LevelPlan("resnet20", train, 0, 0, 3, lambda _: 0.05, compile=compile)
-    start = initial_state("resnet20", (3, 32, 32), 10, 0)
+    plan = LevelPlan(model, train, 0, 0, 3, lambda _: 0.05, compile=compile)
+    start = initial_state(model, shape, 10, 0)
     members = [Member(s, start) for s in range(k)]
     torch.cuda.reset_peak_memory_stats(cuda)
-    results_ = CohortTrainer(plan, members, data, cuda).run()  # evaluates at 0 and at 3
-    assert len(results_) == k and len(results_[0].evaluations) == 2
+    trained = CohortTrainer(plan, members, data, cuda).run()  # evaluates at 0 and at 3
+    assert len(trained) == k and len(trained[0].evaluations) == 2
     assert torch.cuda.max_memory_allocated(cuda) < free
 
 
