@@ -70,6 +70,28 @@ def validate(cfg: Config) -> None:
         raise ConfigError("train.duration", "training must last at least one iteration")
     _check_prune(cfg, schedule)
     check_launcher(cfg.launcher)
+    _check_local_device(cfg.launcher)
+
+
+def _check_local_device(launcher) -> None:
+    """A local run trains here: a GPU it names must exist here (a cluster's tasks run on
+    nodes this machine cannot see, so their device is not checked)."""
+    if launcher.name != "local" or not launcher.device.startswith("cuda"):
+        return
+    import torch
+
+    count = torch.cuda.device_count()
+    index = launcher.device.partition(":")[2]
+    if count == 0:
+        raise ConfigError(
+            "launcher.device",
+            f"{launcher.device}: no CUDA GPU is visible here; use launcher.device=auto (or cpu), "
+            "or a cluster launcher",
+        )
+    if index and (not index.isdigit() or int(index) >= count):
+        raise ConfigError(
+            "launcher.device", f"{launcher.device}: this machine has GPUs cuda:0..cuda:{count - 1}"
+        )
 
 
 def _check_train(cfg: Config, train_size: int) -> None:

@@ -42,6 +42,9 @@ TINY = ["sweep=none", "train.duration=3ep", "prune.levels=1", "launcher.threads=
         ("train.precision=fp8", "train.precision"),
         ("launcher.optimizer_impl=magic", "launcher.optimizer_impl"),
         ("prune.method=snip prune.scope=layerwise", "prune.scope"),
+        ("train.momentum=-0.9", "train.momentum"),
+        ("model=conv2", "model.name"),
+        ("seed=range(0,0)", "overrides"),
     ],
 )
 def test_bad_configs_fail_before_training_with_one_line_naming_the_key(
@@ -165,3 +168,17 @@ def test_local_workers_run_cohorts_in_parallel_processes_with_the_same_results(t
     assert "Per seed at level 1" in table
     for seed_accuracy in sorted(accuracies[1]):
         assert f"{seed_accuracy:.3f}" in table.split("Per seed at level 1")[1]
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has a GPU")
+def test_a_local_sweep_on_a_gpu_this_machine_lacks_fails_before_training(tmp_path, capsys):
+    assert main(["sweep", *TINY, f"out={tmp_path}", "launcher.device=cuda"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("lth sweep: error: launcher.device: cuda: no CUDA GPU is visible")
+    assert not tmp_path.joinpath("sweeps").exists()
+    # a cluster's tasks run on GPU nodes this login node cannot see: sized from the nodes'
+    # GPU memory, which a login node without a GPU must be told
+    slurm = ["sweep", *TINY, f"out={tmp_path}", "launcher=slurm", "launcher.device=cuda"]
+    assert main([*slurm, "--dry-run"]) == 2
+    assert "launcher.gpu_memory_gb" in capsys.readouterr().err
+    assert main([*slurm, "launcher.gpu_memory_gb=80", "--dry-run"]) == 0

@@ -9,6 +9,7 @@ import torch
 import torch.nn.functional as F
 
 from pipeline.config import LauncherConfig
+from pipeline.errors import ConfigError
 from pipeline.models.members import build_cohort, build_plain
 
 CPU_CANDIDATES = (1, 4, 16)  # cohort sizes the CPU probe times
@@ -22,7 +23,7 @@ def resolve_device(name: str) -> torch.device:
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     device = torch.device(name)
     if device.type == "cuda" and not torch.cuda.is_available():
-        raise RuntimeError(f"launcher.device={name} but no CUDA device is visible")
+        raise ConfigError("launcher.device", f"{name}: no CUDA GPU is visible here")
     return device
 
 
@@ -103,6 +104,14 @@ def cohort_size(
         return launcher.cohort_size
     if launcher.gpu_memory_gb > 0:
         free = launcher.gpu_memory_gb * 1e9
+    elif launcher.name != "local" and launcher.device.startswith("cuda"):
+        if not torch.cuda.is_available():
+            raise ConfigError(
+                "launcher.gpu_memory_gb",
+                "the tasks train on GPUs this machine does not have: set the memory of one "
+                "node's GPU (launcher.gpu_memory_gb=80) or launcher.cohort_size",
+            )
+        free, _total = torch.cuda.mem_get_info(resolve_device(launcher.device))
     elif resolve_device(launcher.device).type == "cuda":
         free, _total = torch.cuda.mem_get_info(resolve_device(launcher.device))
     else:
