@@ -220,6 +220,7 @@ class CohortDriver:
             eval_every=schedule.eval_every,
             optimizer_impl=self.runs[0].cfg.launcher.optimizer_impl,
             channels_last=self.runs[0].cfg.launcher.channels_last,
+            compile=self.runs[0].cfg.launcher.compile,
             checkpoint_every=schedule.checkpoint_every,
             snapshot_at=schedule.rewind if level == 0 and schedule.rewind > 0 else None,
         )

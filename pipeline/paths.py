@@ -125,6 +125,11 @@ class SweepPaths:
         return self.dir / "jobs"
 
     @property
+    def inductor_cache(self) -> Path:
+        """Compiled kernels of `launcher.compile` (unless the job sets TORCHINDUCTOR_CACHE_DIR)."""
+        return self.dir / "inductor_cache"
+
+    @property
     def store(self) -> Path:
         """The reducer's HDF5 feature store for this sweep."""
         return self.dir / "store.h5"

@@ -32,6 +32,7 @@ from pipeline.data.tensors import TensorDataset
 from pipeline.models import MODELS, build_plain, initial_state, prunable_names
 from pipeline.models.registry import ModelSpec
 from pipeline.models.resnet import ResNet
+from pipeline.paths import SweepPaths
 from pipeline.steps import Schedule
 from pipeline.train import compiled
 from pipeline.train.schedule import learning_rate
@@ -254,7 +255,7 @@ def test_a_failed_compile_trains_eagerly_after_one_warning(datasets, tmp_path, c
 
 def test_inductor_cache_dir_defaults_under_the_sweep_unless_the_job_sets_it(tmp_path, monkeypatch):
     monkeypatch.delenv(compiled.CACHE_ENV, raising=False)
-    default = tmp_path / "sweep" / compiled.CACHE_DIR_NAME
+    default = SweepPaths(tmp_path / "sweep").inductor_cache
     assert compiled.use_cache_dir(default) == default
     assert compiled.os.environ[compiled.CACHE_ENV] == str(default)
     # importing Inductor's config fills in torch's own default: that is no job's choice

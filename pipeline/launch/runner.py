@@ -123,7 +123,12 @@ def run_task(
         with StopOnSignal() as stop:
             return run_task(sweep_dir, cohorts, device, progress, should_stop=stop, log=log)
     log = log or os.environ.get("LTH_LOG")
-    manifest = Manifest.load(SweepPaths(sweep_dir))
+    paths = SweepPaths(sweep_dir)
+    manifest = Manifest.load(paths)
+    if manifest.config(next(iter(manifest.runs))).launcher.compile:
+        from pipeline.train.compiled import use_cache_dir
+
+        use_cache_dir(paths.inductor_cache)  # Inductor's kernels, unless the job set a folder
     code = FINISHED
     elsewhere: dict[int, list[Run]] = {}
     for index in cohorts:

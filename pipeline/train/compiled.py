@@ -44,7 +44,6 @@ DEFAULT_MODE = "default"
 # came out as zeros), so it is off; tests/test_compile.py compares every family with eager.
 SAFE_OPTIONS = {"reorder_for_peak_memory": False}
 CACHE_ENV = "TORCHINDUCTOR_CACHE_DIR"
-CACHE_DIR_NAME = "inductor_cache"  # the default, under the sweep directory
 
 
 def compile_mode(device: torch.device) -> str:
