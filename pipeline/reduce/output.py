@@ -3,6 +3,10 @@
 A rank holds one run's masks at a time; what it keeps until the end is small (the records,
 curve points and feature rows of its runs), because across-seed rows of a seed group in
 which some run failed (on any rank) are dropped only once every rank has reported.
+
+A full disk does not raise here: the rank drops its shard, stops adding, and says so in its
+report (`full`), so that every rank still meets the others at the collectives and all of
+them end with the same one-line error.
 """
 
 from __future__ import annotations
@@ -10,6 +14,7 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 
+from pipeline.io import disk_full
 from pipeline.store.index import shard_dir
 from pipeline.store.reader import StoreView
 from pipeline.store.records import LevelPayload, RunRecord
@@ -36,14 +41,17 @@ class RankReport:
     entry: dict | None  # the shard's manifest entry; None when it adds nothing
     added: Added
     runs: int  # runs reduced without error
-    failed: dict[str, str]  # run id -> traceback
+    failed: dict[str, str]  # run id -> why (a damaged file's path, or a traceback)
+    warnings: list[str]
+    full: bool = False  # the disk filled up: this rank wrote nothing
 
 
 class RankOutput:
     """Collects one rank's results; masks go to its shard file as each run is added."""
 
     def __init__(self, store: Path, write: int, rank: int):
-        self.shard = ShardWriter(shard_dir(store) / shard_name(write, f"r{rank}"), write)
+        self.shard: ShardWriter | None = None
+        self.full = False  # the disk filled up: the shard is dropped, nothing more is added
         self.runs: list[RunRecord] = []
         self.levels: list = []
         self.curves: list = []
@@ -51,12 +59,33 @@ class RankOutput:
         self.stored: set[tuple[str, int]] = set()  # refreshed (run, level)s: already stored
         self.failed: dict[str, str] = {}
         self.failed_groups: set[str] = set()
+        self.warnings: list[str] = []
         self.good = 0
+        try:
+            self.shard = ShardWriter(shard_dir(store) / shard_name(write, f"r{rank}"), write)
+        except OSError as err:
+            self._stop(err)
+
+    def _stop(self, error: OSError) -> None:
+        """On a full disk, drop the shard and add nothing more; any other error is raised."""
+        if not disk_full(error):
+            raise error
+        self.discard()
+        self.full = True
+
+    @property
+    def mask_rows(self) -> dict[str, int]:
+        return self.shard.mask_rows if self.shard is not None else {}
 
     def add(self, task: RunTask, result: RunResult) -> None:
+        self.warnings.extend(result.warnings)
+        if result.sibling_missing:  # its across-seed rows would miss a seed of the group
+            self.failed_groups.add(task.group)
         if result.error is not None:
             self.failed[result.run_id] = result.error
             self.failed_groups.add(task.group)
+            return
+        if self.full:
             return
         self.good += 1
         self.stored.update((task.run_id, level) for level in task.refresh)
@@ -64,16 +93,21 @@ class RankOutput:
             self.runs.append(result.run)
         self.levels.extend(result.levels)
         self.curves.extend(result.curves)
-        for p in result.payloads:
-            for layer, mask in p.masks.items():
-                self.shard.add_mask(p.run_id, p.level, layer, mask)
-            self.features.append((task.group, dataclasses.replace(p, masks={})))
+        try:
+            for p in result.payloads:
+                for layer, mask in p.masks.items():
+                    self.shard.add_mask(p.run_id, p.level, layer, mask)
+                self.features.append((task.group, dataclasses.replace(p, masks={})))
+        except OSError as err:
+            self._stop(err)
 
     def finish(self, view: StoreView | None, broken: set[str], base: dict[str, int]) -> RankReport:
         """Write the shard (`base`: its first store row per mask shape) unless it adds
         nothing. In `broken` seed groups, across-seed rows would count a seed the store
         lacks: they wait for a later reduce (the failed run's levels, once stored, refresh
         them)."""
+        if self.full:
+            return self._report(None, NOTHING)
         payloads = [
             dataclasses.replace(
                 p,
@@ -103,7 +137,7 @@ class RankOutput:
         )
         if added == NOTHING:
             self.shard.discard()
-            return RankReport(None, added, self.good, self.failed)
+            return self._report(None, added)
         try:
             entry = self.shard.finish(
                 tables,
@@ -114,10 +148,18 @@ class RankOutput:
                 },
                 lambda frames: shard_stats(frames, change),
             )
+        except OSError as err:
+            self._stop(err)
+            return self._report(None, NOTHING)
         except BaseException:
             self.shard.discard()
             raise
-        return RankReport(entry, added, self.good, self.failed)
+        return self._report(entry, added)
+
+    def _report(self, entry: dict | None, added: Added) -> RankReport:
+        return RankReport(entry, added, self.good, self.failed, self.warnings, self.full)
 
     def discard(self) -> None:
-        self.shard.discard()
+        """Drop the shard, written or not (nothing of it was committed)."""
+        if self.shard is not None:
+            self.shard.discard()

@@ -137,17 +137,21 @@ def make_plan(runs_dir: Path, store: Path) -> Plan:
     weights: dict[str, int] = {}
     complete: dict[str, list[int]] = {}
     skipped: dict[str, str] = {}
+    found = 0
     for child in sorted(runs_dir.iterdir()):
         paths = RunPaths(child)
-        if not paths.config.is_file():
+        if not child.is_dir():
             continue
+        if not paths.config.is_file():
+            skipped[child.name] = f"no {paths.config.name} in {child}: not a run of `lth sweep`"
+            continue
+        found += 1
         try:
             runs[child.name] = _known(config_from(load_yaml(paths.config)))
         except Exception as err:  # one unreadable run must not stop the others
-            skipped[child.name] = f"config.yaml: {err}"
+            skipped[child.name] = f"{paths.config}: {_first_line(err)}"
             continue
         complete[child.name] = paths.completed_levels()
-    found = len(complete) + len(skipped)  # before stored-only runs join `skipped`
     runs.update(_stored_runs(store, stored_runs - set(runs), skipped))
     for rid, known in list(runs.items()):
         try:
@@ -197,3 +201,7 @@ def make_plan(runs_dir: Path, store: Path) -> Plan:
                 )
             )
     return Plan(found, tasks, skipped)
+
+
+def _first_line(error: Exception) -> str:
+    return (str(error).strip().splitlines() or [type(error).__name__])[0]

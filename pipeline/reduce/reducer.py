@@ -8,6 +8,7 @@ import subprocess
 import sys
 import time
 import traceback
+from collections.abc import Callable
 from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,7 +18,8 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 import pipeline
 from pipeline.errors import ReduceError, StoreError
-from pipeline.store.index import commit, next_write, remove_orphans
+from pipeline.io import disk_full
+from pipeline.store.index import commit, next_write, remove_orphans, shard_dir
 from pipeline.store.lock import DEFAULT_TIMEOUT, StoreLock
 from pipeline.store.reader import StoreView, open_view
 from pipeline.store.writer import NOTHING, Added, provenance_attrs
@@ -26,6 +28,7 @@ from .balance import partition
 from .output import RankOutput, RankReport
 from .plan import RunTask, make_plan
 from .run import reduce_run
+from .space import check_space, needed_bytes, no_space
 from .transport import Comm, world
 
 
@@ -36,6 +39,7 @@ class Share:
     tasks: list[RunTask]
     write: int  # the write number every shard of this reduce carries
     base: dict[str, int]  # the store's mask rows per shape before this reduce
+    needed: int  # bytes the whole reduce may write (`space.needed_bytes`)
 
 
 @dataclass(frozen=True)
@@ -43,8 +47,9 @@ class Summary:
     store: Path
     added: Added
     runs: int  # runs with at least one level reduced
-    failed: dict[str, str]  # run id -> traceback; nothing of these runs was written
+    failed: dict[str, str]  # run id -> why; nothing of these runs was written
     skipped: dict[str, str]  # run id -> why it was not read
+    warnings: list[str]  # stored, but worth a look (NaN metrics)
     seconds: float
     transport: str
 
@@ -80,7 +85,7 @@ def reduce(
     comm = comm or world()
     try:
         with ExitStack() as held:  # rank 0 holds the store's lock from planning to commit
-            return _reduce(Path(runs_dir), Path(store), comm, held, lock_timeout)
+            summary = _reduce(Path(runs_dir), Path(store), comm, held, lock_timeout)
     except ReduceError:
         raise
     except BaseException:
@@ -89,6 +94,9 @@ def reduce(
             sys.stderr.flush()
             comm.abort()
         raise
+    for warning in summary.warnings if summary is not None else ():
+        print(f"warning: {warning}", file=sys.stderr)
+    return summary
 
 
 def _plan(
@@ -108,13 +116,16 @@ def _plan(
                 f"{runs_dir}: no run directories (with a config.yaml) in it; "
                 "pass the runs/ folder of a sweep's output"
             )
+        needed = needed_bytes(plan.tasks, len(entries), comm.size) if plan.tasks else 0
+        check_space(store, needed)
     except (OSError, StoreError, ReduceError) as err:
-        return [ReduceError(str(err))] * comm.size, None, None
+        message = str(no_space(store) if disk_full(err) else err)  # the lock file, say
+        return [ReduceError(message)] * comm.size, None, None
     groups = partition([t.cost for t in plan.tasks], comm.size)
     base = view.mask_rows if view is not None else {}
     write = next_write(entries)
     shares = [
-        Share(sorted((plan.tasks[i] for i in group), key=lambda t: t.run_id), write, base)
+        Share(sorted((plan.tasks[i] for i in group), key=lambda t: t.run_id), write, base, needed)
         for group in groups
     ]
     return shares, view, plan
@@ -138,22 +149,42 @@ def _reduce(
             total = sum(t.units for t in plan.tasks)
             _reduce_with_progress(share.tasks, store, comm, total, output)
         else:
-            for task in share.tasks:
-                output.add(task, reduce_run(task, store, comm.notify))
+            _reduce_tasks(share.tasks, store, comm.notify, output)
         broken = set().union(*comm.allgather(output.failed_groups))
-        counts = comm.allgather(output.shard.mask_rows)
+        counts = comm.allgather(output.mask_rows)
         base = dict(share.base)
         for rank_counts in counts[: comm.rank]:
             for key, rows in rank_counts.items():
                 base[key] = base.get(key, 0) + rows
         report = output.finish(view, broken, base)
+        if any(comm.allgather(report.full)):  # every rank ends alike; nothing is committed
+            raise no_space(store, share.needed, primary=comm.rank == 0)
     except BaseException:
         output.discard()
         raise
     reports = comm.gather(report)
     if comm.rank != 0:
         return None
-    return _commit(store, view, reports, plan.skipped, time.perf_counter() - start, comm.path)
+    try:
+        return _commit(store, view, reports, plan.skipped, time.perf_counter() - start, comm.path)
+    except OSError as err:
+        if not disk_full(err):
+            raise
+        for r in reports:  # the shards no index names
+            if r.entry is not None:
+                (shard_dir(store) / r.entry["file"]).unlink(missing_ok=True)
+        raise no_space(store, share.needed) from err
+
+
+def _reduce_tasks(
+    tasks: list[RunTask], store: Path, done: Callable[[int], None], output: RankOutput
+) -> None:
+    """Reduce `tasks` into `output`; once the disk is full, only count them done."""
+    for task in tasks:
+        if output.full:
+            done(task.units)
+        else:
+            output.add(task, reduce_run(task, store, done))
 
 
 def _commit(
@@ -177,6 +208,7 @@ def _commit(
         runs=sum(r.runs for r in reports),
         failed=dict(sorted(failed.items())),
         skipped=skipped,
+        warnings=sorted(w for r in reports for w in r.warnings),
         seconds=seconds,
         transport=transport,
     )
@@ -203,7 +235,6 @@ def _reduce_with_progress(
             done += n
             progress.advance(bar, n)
 
-        for task in tasks:
-            output.add(task, reduce_run(task, store, advance))
+        _reduce_tasks(tasks, store, advance, output)
         while done < total:
             advance(comm.wait())

@@ -18,6 +18,7 @@ from h5py import h5d, h5p, h5s, h5t
 
 from pipeline.io import atomic_path, fsync_dir
 
+from .h5file import created
 from .schema import (
     ATTR_SCHEMA_VERSION,
     ATTR_SHARD,
@@ -104,7 +105,7 @@ def commit(store: Path, old: list[dict], new: list[dict], attrs: dict) -> list[d
     entries = _as_shard(store, old) + [
         {**e, "file": f"{shard_dir(store).name}/{e['file']}"} for e in new
     ]
-    with atomic_path(store) as tmp, h5py.File(tmp, "w", locking=LOCKING) as f:
+    with atomic_path(store) as tmp, created(tmp, store) as f:
         f.attrs.update(attrs)
         f.attrs[ATTR_SCHEMA_VERSION] = np.int64(SCHEMA_VERSION)
         f.create_dataset(SHARDS_DATASET, data=json.dumps(entries), dtype=STR)

@@ -3,6 +3,7 @@
 A shard holds only what one writer (one reducer rank) adds. Masks are appended to one
 resizable packed array per shape, so a writer's memory holds one run at a time; the rows
 of the tables and the feature log are small and are written when the shard is finished.
+A full disk raises OSError(ENOSPC) naming the shard (`h5file`), and the temp file goes.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import pandas as pd
 
 from pipeline.io import atomic_path
 
+from .h5file import NewFile
 from .schema import (
     ATTR_SCHEMA_VERSION,
     ATTR_SHARD,
@@ -25,7 +27,6 @@ from .schema import (
     COMPRESSION_LEVEL,
     FEATURE_DTYPE,
     FEATURES,
-    LOCKING,
     MASK_CHUNK_BYTES,
     MASK_INDEX,
     MASKS_GROUP,
@@ -77,9 +78,16 @@ class ShardWriter:
     def __init__(self, target: Path, write: int):
         self.target = target
         self.write = write
+        self.finished = False  # renamed to `target`
         self._rename = ExitStack()  # leaving it renames the temp file to `target`
         self.tmp = self._rename.enter_context(atomic_path(target))
-        self.file = h5py.File(self.tmp, "w", locking=LOCKING)
+        try:
+            self._out = NewFile(self.tmp, target)
+        except BaseException:
+            self._rename.pop_all()
+            self.tmp.unlink(missing_ok=True)
+            raise
+        self.file = self._out.h5
         self.file.create_group(MASKS_GROUP)
         self._rows: dict[str, int] = {}  # shape key -> rows appended
         # Open datasets kept open: closing one flushes (recompresses) its partial chunk.
@@ -115,6 +123,7 @@ class ShardWriter:
             )
         ds.resize(row + len(packed), axis=0)
         ds[row:] = packed
+        self._out.check()  # a full disk stops the writer here, not after the last mask
         self._rows[shape] = row + len(packed)
         return row
 
@@ -155,13 +164,15 @@ class ShardWriter:
         self.file.attrs.update(attrs or {})
         self.file.attrs[ATTR_SCHEMA_VERSION] = np.int64(SCHEMA_VERSION)
         self.file.attrs[ATTR_SHARD] = json.dumps(entry)
-        self.file.close()
+        self._out.close()
         self._rename.close()
+        self.finished = True
         return entry
 
     def discard(self) -> None:
-        """Drop the shard (nothing of it was committed)."""
-        if self.file.id.valid:
-            self.file.close()
+        """Drop the shard, finished or not (nothing of it was committed)."""
+        self._out.abandon()
         self._rename.pop_all()
         self.tmp.unlink(missing_ok=True)
+        if self.finished:
+            self.target.unlink(missing_ok=True)
