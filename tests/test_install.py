@@ -6,6 +6,7 @@ file (no network), but not its editable link to the source tree."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import sysconfig
@@ -14,6 +15,8 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
+# the fresh environment must see only what it installed and borrowed, never a source tree
+ENV = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONHOME")}
 
 
 @pytest.mark.slow
@@ -43,14 +46,26 @@ def test_a_wheel_installed_elsewhere_runs_a_dry_sweep(tmp_path):
         check=True,
         capture_output=True,
         text=True,
+        env=ENV,
     ).stdout.strip()
     # this environment's packages, read as a plain path entry: its editable finder stays off
     Path(site, "borrowed.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
     (wheel,) = wheels.glob("*.whl")
     subprocess.run(
-        [str(python), "-m", "pip", "install", "-q", "--no-deps", "--no-index", str(wheel)],
+        [
+            str(python),
+            "-m",
+            "pip",
+            "install",
+            "-q",
+            "--no-deps",
+            "--no-index",
+            "--ignore-installed",
+            str(wheel),
+        ],
         check=True,
         capture_output=True,
+        env=ENV,
     )
     work = tmp_path / "elsewhere"
     work.mkdir()
@@ -59,6 +74,7 @@ def test_a_wheel_installed_elsewhere_runs_a_dry_sweep(tmp_path):
         cwd=work,
         capture_output=True,
         text=True,
+        env=ENV,
     )
     assert done.returncode == 0, done.stderr
     manifest = json.loads((work / "out/sweeps/wheel/manifest.json").read_text())
@@ -69,6 +85,7 @@ def test_a_wheel_installed_elsewhere_runs_a_dry_sweep(tmp_path):
         capture_output=True,
         text=True,
         check=True,
+        env=ENV,
     ).stdout.strip()
     assert where.startswith(site) and Path(where, "launcher", "pbs.yaml").is_file()
     template = Path(where).parent / "pbs" / "array.pbs.in"
