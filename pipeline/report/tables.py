@@ -31,14 +31,18 @@ def accuracy_table(
     means: Sequence[str] = (),
 ) -> pd.DataFrame:
     """Per `key` (default: experiment, label, level): mean density and accuracy over seeds,
-    sample std, min, max, the number of seeds, and the mean of each column in `means`."""
-    table = levels.groupby(list(key)).agg(
+    sample std, min, max, the number of seeds, and the mean of each column in `means`.
+
+    A NaN accuracy (a diverged run) is left out of the statistics and of the seed count, so
+    `seeds` is the n the mean and std are over."""
+    counted = levels.assign(_counted=levels["seed"].where(levels[accuracy].notna()))
+    table = counted.groupby(list(key)).agg(
         density=("density", "mean"),
         accuracy=(accuracy, "mean"),
         std=(accuracy, "std"),
         min=(accuracy, "min"),
         max=(accuracy, "max"),
-        seeds=("seed", "nunique"),
+        seeds=("_counted", "nunique"),
         **{name: (name, "mean") for name in means},
     )
     return table.reset_index()

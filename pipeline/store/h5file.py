@@ -1,6 +1,12 @@
-"""HDF5 files the store creates, written so that a full disk is an OSError, never a crash.
+"""HDF5 files of the store: damage read as one StoreError, a full disk written as one
+OSError, never a traceback or a crash.
 
-HDF5 can crash the process when it closes a file after a failed write (`lth reduce` on a
+Reading: h5py reports a damaged file (one flipped byte in a header, a B-tree or a chunk) as
+OSError, RuntimeError ("Link iteration failed"), KeyError, or a decoding ValueError,
+depending on where the damage is; `reading(path)` turns each into a StoreError naming the
+file, around the blocks that read it.
+
+Writing: HDF5 can crash the process when it closes a file after a failed write (`lth reduce` on a
 full disk ended with SIGSEGV). So the store's writers hand HDF5 a Python file object
 (h5py's fileobj driver; as fast here, where compression dominates) that keeps every I/O
 error from it: the first error is recorded and later writes are dropped, HDF5 closes
@@ -17,7 +23,30 @@ from pathlib import Path
 
 import h5py
 
+from pipeline.errors import StoreError
 from pipeline.io import disk_full, no_space
+
+# What h5py raises on a damaged file (IndexError: a damaged table pointing past its shards).
+DAMAGE = (OSError, RuntimeError, KeyError, ValueError, IndexError)
+
+
+def damaged(path: Path, error: BaseException) -> StoreError:
+    text = str(error.args[0]) if isinstance(error, KeyError) and error.args else str(error)
+    reason = (text.strip().splitlines() or [type(error).__name__])[0][:200]
+    return StoreError(
+        f"{path}: damaged ({reason}); restore it or rebuild the store with lth reduce"
+    )
+
+
+@contextmanager
+def reading(path: Path) -> Iterator[None]:
+    """`with reading(path):` around reads of `path`: damage raises `damaged(path)`."""
+    try:
+        yield
+    except StoreError:
+        raise
+    except DAMAGE as err:
+        raise damaged(path, err) from err
 
 
 class _Sink:

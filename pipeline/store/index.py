@@ -18,7 +18,7 @@ from h5py import h5d, h5p, h5s, h5t
 
 from pipeline.io import atomic_path, fsync_dir
 
-from .h5file import created
+from .h5file import created, reading
 from .schema import (
     ATTR_SCHEMA_VERSION,
     ATTR_SHARD,
@@ -127,7 +127,7 @@ def run_shards(f: h5py.File) -> np.ndarray:
 def _run_shards(store: Path, old: list[dict]) -> np.ndarray:
     if not old:
         return np.zeros((0, 2), np.int64)
-    with h5py.File(store, "r", locking=LOCKING) as f:
+    with reading(store), h5py.File(store, "r", locking=LOCKING) as f:
         return run_shards(f)
 
 

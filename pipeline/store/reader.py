@@ -23,6 +23,7 @@ from h5py import h5s
 
 from pipeline.errors import StoreError
 
+from .h5file import damaged, reading
 from .index import read_manifest, run_shards, shard_path
 from .schema import (
     ATTR_CREATED,
@@ -80,9 +81,10 @@ class StoreView:
             for f, n in zip(files, counts, strict=True):
                 if not n:
                     continue
-                group = f[table.group]
-                for name in names:
-                    parts[name].append(_column(group, name, n, table))
+                with reading(Path(f.filename)):
+                    group = f[table.group]
+                    for name in names:
+                        parts[name].append(_column(group, name, n, table))
         out = {n: _concat(p, table.columns.get(n)) for n, p in parts.items()}
         writes = np.repeat([e["write"] for e in self.entries], counts).astype(np.int64)
         order = self._write_order(out, writes, counts)
@@ -136,8 +138,11 @@ class StoreView:
     @cached_property
     def run_shards(self) -> np.ndarray:
         """(run_hash, shard position) rows, sorted by hash."""
-        with h5py.File(self.path, "r", locking=LOCKING) as f:
-            return run_shards(f)
+        with reading(self.path), h5py.File(self.path, "r", locking=LOCKING) as f:
+            pairs = run_shards(f)
+            if len(pairs) and not 0 <= pairs[:, 1].min() <= pairs[:, 1].max() < len(self.files):
+                raise IndexError("run_shards names a shard the manifest lacks")
+            return pairs
 
     def masks(self, run_id: str, level: int) -> dict[str, np.ndarray]:
         """One level's masks: the shards holding the run, a binary search in each."""
@@ -150,7 +155,7 @@ class StoreView:
         bases = self.mask_bases()
         out = {}
         for i in pairs[lo:hi, 1].tolist():
-            with _open_shard(self.files[i]) as f:
+            with _open_shard(self.files[i]) as f, reading(self.files[i]):
                 index = f[MASK_INDEX.group]
                 hashes = _read(index["run_hash"])
                 a, b = np.searchsorted(hashes, key, "left"), np.searchsorted(hashes, key, "right")
@@ -179,6 +184,8 @@ def _open_shard(path: Path) -> Iterator[h5py.File]:
         raise StoreError(
             f"{path}: shard missing (was the store moved without its shards?)"
         ) from err
+    except OSError as err:
+        raise damaged(path, err) from err
     with f:
         yield f
 
@@ -209,6 +216,7 @@ def _concat(parts: list[np.ndarray], dtype: np.dtype | None) -> np.ndarray:
     return np.array([], dtype=dtype or np.float64)
 
 
+HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
 _CACHE: dict[Path, tuple[tuple[int, int, int], StoreView]] = {}
 CACHED_STORES = 4
 
@@ -227,8 +235,10 @@ def open_view(path: str | os.PathLike) -> StoreView:
     try:
         f = h5py.File(path, "r", locking=LOCKING)
     except OSError as err:
+        if _signed(path):
+            raise damaged(path, err) from err
         raise StoreError(f"{path}: not an HDF5 file") from err
-    with f:
+    with f, reading(path):
         version = f.attrs.get(ATTR_SCHEMA_VERSION)
         if version is None:
             raise StoreError(f"{path}: not a feature store (no {ATTR_SCHEMA_VERSION} attr)")
@@ -248,6 +258,12 @@ def open_view(path: str | os.PathLike) -> StoreView:
         _CACHE.pop(next(iter(_CACHE)))
     _CACHE[key] = (stamp, view)
     return view
+
+
+def _signed(path: Path) -> bool:
+    """Whether `path` starts as an HDF5 file does (one that then fails to open is damaged)."""
+    with open(path, "rb") as handle:
+        return handle.read(len(HDF5_SIGNATURE)) == HDF5_SIGNATURE
 
 
 def frame(columns: Columns, names: list[str]) -> pd.DataFrame:
