@@ -48,7 +48,12 @@ CONV_FEATURES = {
     "conv_in_channels_alive",
     "conv_in_channels_alive_fraction",
     "conv_kernels_nonzero_fraction",
+    "conv_kept_kernel_density_mean",
+    "conv_filters_dense_fraction",
     "conv_kernel_pattern_entropy_bits",
+    "conv_centre_keep_rel_density",
+    "conv_border_keep_rel_centre",
+    "conv_position_entropy_normalized",
 }
 NETWORK_LEVEL = {
     "density",
@@ -103,6 +108,7 @@ def test_registries_hold_the_families():
         "spectral_heavy_tail",
         "degree_distribution",
         "conv_kernels",
+        "kernel_positions",
         "input_locality",
         "biadjacency_spectrum",
         "neural_persistence",

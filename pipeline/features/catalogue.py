@@ -3,6 +3,7 @@
 # The feature modules register their families on import.
 from pipeline.features import (  # noqa: F401
     heavy_tail,
+    kernel_positions,
     locality,
     paths,
     persistence,

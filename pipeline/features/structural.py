@@ -1,4 +1,4 @@
-"""Structural features: degrees, conv kernel survival and unit survival.
+"""Structural features: degrees, conv kernel survival and density, unit survival.
 
 Degrees are taken in the layer's bipartite graph (see `pipeline.features.graph`)
 with edge multiplicities, so a unit's degree is its number of surviving weights:
@@ -72,6 +72,12 @@ def conv_kernels(layer: LayerView) -> dict[str, float]:
     conv_in_channels_alive: input channels read by a nonzero kernel.
     conv_in_channels_alive_fraction: conv_in_channels_alive / input channels.
     conv_kernels_nonzero_fraction: nonzero kernels / (out * in channels).
+    conv_kept_kernel_density_mean: mean over the nonzero kernels of the share of
+        their entries that survive; NaN if there are none. With
+        conv_kernels_nonzero_fraction it splits the layer's density into
+        whole-kernel pruning and pruning inside kernels (their product).
+    conv_filters_dense_fraction: filters whose every entry survives / output
+        channels.
     conv_kernel_pattern_entropy_bits: Shannon entropy in bits of the distribution
         of binary kernel patterns (the kernel's mask as a bit vector) over the
         nonzero kernels; NaN if there are none. No rows for linear layers.
@@ -81,12 +87,15 @@ def conv_kernels(layer: LayerView) -> dict[str, float]:
     kernels = layer.mask.reshape(layer.out_units, layer.in_units, -1)
     nonzero = kernels.any(axis=2)
     filters, channels = nonzero.any(axis=1).sum(), nonzero.any(axis=0).sum()
+    kept_density = kernels[nonzero].mean(axis=1)
     return {
         "conv_filters_alive": float(filters),
         "conv_filters_alive_fraction": float(filters / layer.out_units),
         "conv_in_channels_alive": float(channels),
         "conv_in_channels_alive_fraction": float(channels / layer.in_units),
         "conv_kernels_nonzero_fraction": float(nonzero.mean()),
+        "conv_kept_kernel_density_mean": float(kept_density.mean()) if filters else np.nan,
+        "conv_filters_dense_fraction": float(kernels.all(axis=(1, 2)).mean()),
         "conv_kernel_pattern_entropy_bits": pattern_entropy(kernels[nonzero]),
     }
 
