@@ -8,6 +8,7 @@ test_report.py reuses them through `sweep_out` and `reduced_store`.
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import shutil
 import signal
@@ -27,10 +28,14 @@ import pipeline
 from pipeline.features.stability import chance_iou, mask_iou
 from pipeline.identity import run_id, source_config
 from pipeline.io import load_json, load_tensors, load_yaml
-from pipeline.paths import RunPaths
+from pipeline.launch.manifest import Manifest
+from pipeline.paths import RunPaths, SweepPaths
 from pipeline.reduce.balance import partition
 from pipeline.reduce.plan import config_from
 from pipeline.reduce.stability import ACROSS_SEED_FEATURES
+from pipeline.report.tables import accuracy_table, level_rows
+from pipeline.results import level_rows as results_level_rows
+from pipeline.results import summary_table
 from pipeline.store import (
     curves_frame,
     features_frame,
@@ -405,3 +410,83 @@ def test_partition_balances_weights_times_levels() -> None:
     assert sorted(i for g in groups for i in g) == list(range(len(costs)))
     assert sorted(sum(costs[i] for i in g) for g in groups) == [105, 105]
     assert partition([3, 3], 4) == [[0], [1], [], []]
+
+
+def test_damaged_files_fail_only_their_own_run(sweep_out: Path, tmp_path: Path) -> None:
+    """One damaged file per seed group, each failing only its run (named by the file); the
+    healthy seed siblings are stored, a NaN accuracy is stored with a warning and counted
+    out of the tables' n, and a directory without a config is listed as skipped."""
+    out, store = tmp_path / "out", tmp_path / "store.h5"
+    shutil.copytree(sweep_out, out)
+    runs = run_dirs(out)
+    by_group: dict[str, list[str]] = {}
+    for rid, paths in runs.items():
+        by_group.setdefault(load_yaml(paths.config)["prune"]["control"], []).append(rid)
+    (imp, imp_ok), (reinit, reinit_ok), (shuffle, shuffle_ok) = (
+        sorted(by_group[c]) for c in ("none", "reinit", "shuffle")
+    )
+    garbage = runs[imp].level(1).mask  # read by its sibling too
+    garbage.write_bytes(b"\x00garbage" * 64)
+    truncated = runs[reinit].level(2).final
+    truncated.write_bytes(truncated.read_bytes()[:300])
+    bad_metrics = runs[shuffle].level(1).metrics
+    metrics = load_json(bad_metrics)
+    del metrics["test_loss"]
+    bad_metrics.write_text(json.dumps(metrics))
+    nan_metrics = runs[imp_ok].level(1).metrics
+    metrics = load_json(nan_metrics)
+    metrics["test_accuracy"] = float("nan")
+    nan_metrics.write_text(json.dumps(metrics))
+    (out / "runs" / "notes").mkdir()
+
+    done = subprocess.run(
+        reduce_cmd(out / "runs", store, 2), cwd=REPO, env=ENV, text=True, capture_output=True
+    )
+    assert done.returncode == 1, done.stderr
+    log = done.stdout
+    assert "added 3 runs, 7 levels" in " ".join(log.split())
+    for rid, path, why in (
+        (imp, garbage, "damaged or unreadable (torch cannot load it: UnpicklingError)"),
+        (reinit, truncated, "damaged or unreadable (torch cannot load it: RuntimeError)"),
+        (shuffle, bad_metrics, "damaged or unreadable (no number for test_loss)"),
+    ):
+        assert f"failed {rid} (not stored):\n{path}: {why}" in log
+    assert f"skipped notes: no config.yaml in {out / 'runs' / 'notes'}" in log
+    assert "Traceback" not in log + done.stderr
+    assert (
+        f"warning: run {imp_ok} level 1: test_accuracy NaN in {nan_metrics} (stored as NaN; "
+        "tables leave it out of means and counts)" in done.stderr.splitlines()
+    )
+
+    assert set(runs_frame(store)["run_id"]) == {imp_ok, reinit_ok, shuffle_ok}
+    levels = levels_frame(store).set_index(["run_id", "level"])
+    assert np.isnan(levels.loc[(imp_ok, 1), "test_accuracy"])
+    assert levels.loc[(imp_ok, 2), "test_accuracy"] == pytest.approx(
+        load_json(runs[imp_ok].level(2).metrics)["test_accuracy"], abs=1e-7
+    )
+    # every group lost a seed: no across-seed rows until the damaged runs are stored
+    assert not ACROSS_SEED_FEATURES & set(features_frame(store).columns)
+
+    table = accuracy_table(level_rows(store)).set_index(["label", "level"])
+    assert table.loc[("imp", 1), "seeds"] == 0 and np.isnan(table.loc[("imp", 1), "accuracy"])
+    assert table.loc[("imp", 2), "seeds"] == 1
+
+
+def test_table_counts_only_seeds_with_an_accuracy(sweep_out: Path, tmp_path: Path) -> None:
+    """`lth table`'s aggregation, fed from the run directories: a NaN accuracy leaves the
+    mean, the std and n (it printed `0.651 ± 0.000 (n=2)` with one seed NaN)."""
+    out = tmp_path / "out"
+    shutil.copytree(sweep_out, out)
+    imp = sorted(r for r, p in run_dirs(out).items() if "control: none" in p.config.read_text())
+    path = RunPaths(out / "runs" / imp[0]).level(1).metrics
+    metrics = load_json(path)
+    metrics["test_accuracy"] = float("nan")
+    path.write_text(json.dumps(metrics))
+    kept = [load_json(RunPaths(out / "runs" / r).level(lv).metrics)["test_accuracy"]
+            for r, lv in ((imp[1], 1), (imp[0], 2), (imp[1], 2))]  # fmt: skip
+    table = summary_table(results_level_rows(Manifest.load(SweepPaths(out / "sweeps" / "t"))))
+    column = table.columns.index("mnist1d_mlp/mnist1d imp")
+    cells = {row[0]: row[column] for row in table.rows}
+    assert cells["1"] == f"{kept[0]:.3f} ± 0.000 (n=1)"
+    std = np.std(kept[1:], ddof=1)
+    assert cells["2"] == f"{np.mean(kept[1:]):.3f} ± {std:.3f} (n=2)"

@@ -51,25 +51,31 @@ def graph(model: str, dataset: str) -> tuple[LayerNode, ...]:
 
 
 def _read(path: Path, load: Callable[[Path], object]) -> object:
-    """`load(path)`; any failure is a ReduceError naming the file, in one line."""
+    """`load(path)`; any failure is a ReduceError naming the file, in one line. `load`
+    raises ReduceError with its own reason; other errors are named by their type."""
     try:
         return load(path)
-    except Exception as err:  # noqa: BLE001 (unpickling, zip, JSON, key and type errors alike)
+    except ReduceError as err:
+        reason = str(err)
+    except Exception as err:  # noqa: BLE001 (JSON, key and type errors alike)
         reason = f"{type(err).__name__}: {(str(err).strip().splitlines() or [''])[0][:200]}"
-        raise ReduceError(f"{path}: damaged or unreadable ({reason})") from err
+    raise ReduceError(f"{path}: damaged or unreadable ({reason})")
 
 
 def _arrays(path: Path, names: list[str], mask: bool = False) -> dict[str, np.ndarray]:
     """The named tensors of a checkpoint (`mask`: of a mask file, which must be boolean)."""
 
     def load(p: Path) -> dict[str, np.ndarray]:
-        tensors = load_tensors(p)
+        try:
+            tensors = load_tensors(p)
+        except Exception as err:  # noqa: BLE001 (garbage: unpickling; truncated: zip errors)
+            raise ReduceError(f"torch cannot load it: {type(err).__name__}") from err
         missing = [n for n in names if n not in tensors]
         if missing:
-            raise KeyError(f"no tensor for layer(s) {', '.join(missing)}")
+            raise ReduceError(f"no tensor for layer(s) {', '.join(missing)}")
         arrays = {n: tensors[n].numpy() for n in names}
         if mask and any(a.dtype != np.bool_ for a in arrays.values()):
-            raise TypeError("a mask that is not boolean")
+            raise ReduceError("a mask that is not boolean")
         return arrays
 
     return _read(path, load)
@@ -97,7 +103,7 @@ def _metrics(path: Path) -> dict:
         for record, keys in [(metrics, NUMBERS), *((e, POINT) for e in points)]:
             bad = [k for k in keys if not _number(record.get(k))]
             if bad:
-                raise ValueError(f"no number for {', '.join(bad)}")
+                raise ReduceError(f"no number for {', '.join(bad)}")
         return metrics
 
     return _read(path, load)
@@ -192,31 +198,34 @@ def curve_points(run_id: str, level: int, metrics: dict) -> list[CurvePoint]:
     ]
 
 
-def _siblings(task: RunTask, level: int, store: Path, names: list[str], result: RunResult):
-    """The readable siblings' masks at `level`; an unreadable one marks the group incomplete."""
-    found = []
+def _siblings(task: RunTask, level: int, store: Path, names: list[str]) -> tuple[list, bool]:
+    """The readable siblings' masks at `level`, and whether one was unreadable."""
+    found, missing = [], False
     for sibling in task.siblings:
         try:
             masks = _sibling_masks(sibling, level, store, names)
         except ReduceError:
-            result.sibling_missing = True
+            missing = True
             continue
         if masks is not None:
             found.append(masks)
-    return found
+    return found, missing
 
 
 def _reduce(task: RunTask, store: Path, done: Callable[[int], None]) -> RunResult:
     nodes = graph(task.model, task.dataset)
     names = [node.name for node in nodes]
     result = RunResult(task.run_id, run_record(task) if task.new_run else None)
+    missing = False
     for level in task.refresh:
         masks = _sibling_masks(task.source, level, store, names)
-        rows = across_seed_rows(masks, _siblings(task, level, store, names, result))
+        others, gap = _siblings(task, level, store, names)
+        missing |= gap
+        rows = across_seed_rows(masks, others)
         result.payloads.append(LevelPayload(task.run_id, level, {}, rows))
         done(1)
     if not task.levels:
-        return result
+        return dataclasses.replace(result, sibling_missing=missing)
     paths = RunPaths(task.source.dir)
     w_init = _arrays(paths.rewind, names)
     previous: tuple[int, Masks] | None = None
@@ -250,13 +259,15 @@ def _reduce(task: RunTask, store: Path, done: Callable[[int], None]) -> RunResul
         before = _previous(paths, level, previous, masks) if level >= 1 else None
         if before is not None:
             rows += previous_level_rows(before, masks)
-        rows += across_seed_rows(masks, _siblings(task, level, store, names, result))
+        others, gap = _siblings(task, level, store, names)
+        missing |= gap
+        rows += across_seed_rows(masks, others)
         result.levels.append(level_record(task.run_id, level, metrics))
         result.curves.extend(curve_points(task.run_id, level, metrics))
         result.payloads.append(LevelPayload(task.run_id, level, masks, rows))
         previous = (level, masks)
         done(1)
-    return result
+    return dataclasses.replace(result, sibling_missing=missing)
 
 
 def reduce_run(task: RunTask, store: Path, done: Callable[[int], None]) -> RunResult:
