@@ -35,6 +35,7 @@ from pipeline.models.members import build_plain, initial_state, prunable_names
 from pipeline.prune import flops
 from pipeline.prune.context import PruneContext
 from pipeline.prune.controls import CONTROLS
+from pipeline.prune.dynamic import MaskUpdate
 from pipeline.prune.ladder import ladder
 from pipeline.prune.masks import Masks, density, full_masks, layer_densities
 from pipeline.runs import Run
@@ -96,8 +97,7 @@ class _LevelHooks(Hooks):
 
     def on_checkpoint(self, iteration: int, members: list[Member]) -> None:
         for run, member in zip(self.runs, members):
-            payload = dataclasses.asdict(member)
-            payload.pop("mask")
+            payload = dataclasses.asdict(member)  # the mask too: dynamic training moves it
             save_tensors(run.paths.level(self.level).partial, payload)
 
     def on_snapshot(self, iteration: int, states: list[StateDict]) -> None:
@@ -190,8 +190,8 @@ class CohortDriver:
     def _member(self, run: Run, level: int) -> Member:
         paths = run.paths.level(level)
         mask = None if level == 0 else self._mask(run, level)
-        if paths.partial.is_file():
-            return Member(mask=mask, **load_tensors(paths.partial))
+        if paths.partial.is_file():  # its mask where it stopped, if it saved one
+            return Member(**{"mask": mask, **load_tensors(paths.partial)})
         if level == 0:
             state = self._init(run.cfg.seed)
             if self.schedule.rewind == 0:
@@ -203,7 +203,20 @@ class CohortDriver:
             state = self._trained(run, level - 1)
         return Member(seed=run.cfg.seed, state=state, mask=mask)
 
-    def _plan(self, level: int) -> LevelPlan:
+    def _mask_update(self, run: Run, level: int, iterations: int) -> MaskUpdate | None:
+        """The rule that moves a dynamic method's mask in a pruned level; None otherwise."""
+        prune = run.cfg.prune
+        if level == 0 or not METHODS[prune.method].dynamic:
+            return None
+        return MaskUpdate(
+            grow=prune.method,
+            interval=prune.dst_interval,
+            end=max(1, int(prune.dst_end * iterations)),
+            alpha=prune.dst_alpha,
+            seed=epoch_seed(run.cfg.seed, level, 0x64737400),
+        )
+
+    def _plan(self, level: int, runs: list[Run]) -> LevelPlan:
         schedule = self.schedule
         lr = learning_rate(self.train_cfg, schedule)
         start = 0 if level == 0 else schedule.rewind
@@ -223,6 +236,7 @@ class CohortDriver:
             compile=self.runs[0].cfg.launcher.compile,
             checkpoint_every=schedule.checkpoint_every,
             snapshot_at=schedule.rewind if level == 0 and schedule.rewind > 0 else None,
+            mask_updates=tuple(self._mask_update(r, level, schedule.total - start) for r in runs),
         )
 
     # -- the level loop -----------------------------------------------------------------
@@ -271,7 +285,7 @@ class CohortDriver:
                 self._train([r for r, _ in group], [m for _, m in group], level)
 
     def _train(self, runs: list[Run], members: list[Member], level: int) -> None:
-        plan = self._plan(level)
+        plan = self._plan(level, runs)
         self.reporter.level_started(
             level, runs, plan.start, plan.end, self.schedule.iterations_per_epoch
         )
@@ -295,7 +309,7 @@ class CohortDriver:
         cohort: int,
     ) -> dict:
         paths = run.paths.level(level)
-        mask = mask or full_masks(self.shapes)
+        mask = result.mask or mask or full_masks(self.shapes)
         best = min(result.evaluations, key=lambda e: e["test_loss"])
         data = self.data
         positions = flops.output_positions(self.model, data.input_shape, data.num_classes)
@@ -304,6 +318,10 @@ class CohortDriver:
             plan.start, plan.end, len(data.y_train), train.batch_size, train.drop_last
         )
         final = result.evaluations[-1]
+        rule = self._mask_update(run, level, plan.end - plan.start)
+        # RigL's dense gradient: one batch, sparse forward and activation gradients, dense
+        # weight gradients, at every update
+        regrow = rule.updates(plan.end - plan.start) if rule and rule.needs_gradient else 0
         metrics = {
             "run_id": run.id,
             "level": level,
@@ -317,11 +335,12 @@ class CohortDriver:
             "iterations": plan.end - plan.start,
             "seconds": result.seconds,
             "cohort_size": cohort,
-            "train_flops": flops.train_step_flops(mask, positions) * seen,
+            "train_flops": flops.train_step_flops(mask, positions) * seen
+            + regrow * train.batch_size * flops.score_step_flops(mask, positions),
             "mask_flops": flops.load_mask_flops(paths),
             "evaluations": result.evaluations,
         }
-        if level == 0:
+        if level == 0 or METHODS[run.cfg.prune.method].dynamic:  # dynamic: the mask it ended with
             save_tensors(paths.mask, mask)
         save_tensors(paths.final, result.state)
         save_json(paths.metrics, metrics)

@@ -47,6 +47,9 @@ class MethodSpec:
     uses_dense: bool = False  # needs the trained dense network (level 0); others skip it
     ranks_by_magnitude: bool = False  # reads prune.scope (global or layerwise ranking)
     retrain: tuple[str, ...] = RETRAIN_MODES  # the prune.retrain modes it supports
+    # the trainer moves its masks during training (dynamic sparse training, grown by the rule
+    # of pipeline.prune.dynamic.GROWERS named like the method); its mask.pt is the final mask
+    dynamic: bool = False
     options: tuple[Option, ...] = ()
     # extra checks of a composed config using this method; raise pipeline.errors.ConfigError
     check: Callable[[Config], None] | None = None

@@ -17,6 +17,19 @@ from pipeline.train.optimizers import build_optimizer
 MaskPairs = list[tuple[torch.nn.Parameter, torch.Tensor]]
 
 
+def member_losses(
+    model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, precision: torch.dtype | None
+) -> torch.Tensor:
+    """Each member's mean cross-entropy on its batch, [K] (x [K, B, ...], y [K, B])."""
+    with torch.autocast(x.device.type, precision or torch.float32, enabled=precision is not None):
+        logits = model(x)
+    return (
+        F.cross_entropy(logits.float().flatten(0, 1), y.flatten(), reduction="none")
+        .view(y.shape[0], -1)
+        .mean(1)
+    )
+
+
 def cohort_step(
     model: torch.nn.Module,
     optimizer: torch.optim.Optimizer,
@@ -28,13 +41,7 @@ def cohort_step(
 ) -> None:
     """Forward, loss, backward and update on a batch x [K, B, ...], y [K, B]; then re-apply the
     masks and add each member's loss to loss_sum [K]. `precision`: the autocast dtype or None."""
-    with torch.autocast(x.device.type, precision or torch.float32, enabled=precision is not None):
-        logits = model(x)
-    per_member = (
-        F.cross_entropy(logits.float().flatten(0, 1), y.flatten(), reduction="none")
-        .view(y.shape[0], -1)
-        .mean(1)
-    )
+    per_member = member_losses(model, x, y, precision)
     optimizer.zero_grad(set_to_none=True)
     per_member.sum().backward()
     optimizer.step()

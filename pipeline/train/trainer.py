@@ -5,6 +5,8 @@ k's gradient is exactly its own (pipeline.train.step). Optimizers are element-wi
 masks are applied after every step, and each member draws its own batches
 (pipeline.data.batches). The step runs eagerly, or compiled (`LevelPlan.compile`,
 pipeline.train.compiled). The host reads the device only at evaluations and checkpoints.
+Members with a mask-update rule (`LevelPlan.mask_updates`: dynamic sparse training,
+pipeline.prune.dynamic) change their masks between steps, in the same tensors the step reads.
 """
 
 from __future__ import annotations
@@ -19,11 +21,12 @@ import torch.nn.functional as F
 from pipeline.config import TrainConfig
 from pipeline.data.batches import EpochPlan, iterations_per_epoch
 from pipeline.data.tensors import TensorDataset
-from pipeline.models.members import member_state, prunable_names, stack_states
+from pipeline.models.members import member_slice, member_state, prunable_names, stack_states
+from pipeline.prune.dynamic import MaskUpdate, update_masks
 from pipeline.train.compiled import CohortShape, compiled_cohort
 from pipeline.train.compiled import compile_mode as default_mode
 from pipeline.train.state import member_optimizer_state, portable_groups, stack_optimizer_states
-from pipeline.train.step import EagerCohort
+from pipeline.train.step import EagerCohort, member_losses
 
 StateDict = dict[str, torch.Tensor]
 EVAL_CHUNK = 2000
@@ -64,6 +67,8 @@ class LevelPlan:
     optimizer_impl: str = "auto"
     channels_last: bool = False
     compile: bool = False  # torch.compile the step (CUDA graphs on a GPU); same math
+    # one per member (empty: none): the rule that moves its mask during training, or None
+    mask_updates: tuple[MaskUpdate | None, ...] = ()
 
 
 @dataclass
@@ -71,6 +76,7 @@ class MemberResult:
     state: StateDict
     evaluations: list[dict]
     seconds: float
+    mask: dict[str, torch.Tensor] | None = None  # the mask it ended with (None = dense)
 
 
 class Hooks:
@@ -144,6 +150,9 @@ class CohortTrainer:
         self.cohort.load_optimizer(
             stack_optimizer_states([m.optimizer for m in members]) if resumed else None
         )
+        self.rules = plan.mask_updates or (None,) * self.k
+        if len(self.rules) != self.k:
+            raise ValueError(f"{len(self.rules)} mask-update rules for {self.k} members")
         self.ipe = iterations_per_epoch(
             len(data.y_train), plan.train.batch_size, plan.train.drop_last
         )
@@ -183,6 +192,58 @@ class CohortTrainer:
         for name, mask in self.masks.items():
             self.params[name].mul_(mask)
 
+    def member_mask(self, index: int) -> dict[str, torch.Tensor] | None:
+        """Member `index`'s mask now: its own (moved by its rule, if any), plain and bool."""
+        if self.rules[index] is None:
+            return self.members[index].mask
+        return {n: member_slice(m, self.k, index).bool().cpu() for n, m in self.masks.items()}
+
+    def _dense_gradients(self, x: torch.Tensor, y: torch.Tensor) -> dict[str, torch.Tensor]:
+        """d(sum of member losses)/d(weight) of every masked layer on this batch, at every
+        position (masked ones included); BatchNorm's running statistics are left as they were."""
+        buffers = {n: b.clone() for n, b in self.model.named_buffers()}
+        names = list(self.masks)
+        loss = member_losses(self.model, x, y, self.autocast).sum()
+        gradients = torch.autograd.grad(loss, [self.params[n] for n in names])
+        with torch.no_grad():
+            for name, buffer in self.model.named_buffers():
+                buffer.copy_(buffers[name])
+        return dict(zip(names, gradients))
+
+    @torch.no_grad()
+    def _update_masks(self, iteration: int, x: torch.Tensor, y: torch.Tensor) -> None:
+        """Drop and grow the masks of the members whose rule is due at this iteration; grown
+        weights and their optimizer state start at zero."""
+        t = iteration - self.plan.start
+        due = [(i, rule) for i, rule in enumerate(self.rules) if rule and rule.due(t)]
+        if not due:
+            return
+        gradients = None
+        if any(rule.needs_gradient for _, rule in due):
+            with torch.enable_grad():
+                gradients = self._dense_gradients(x, y)
+        for i, rule in due:
+
+            def view(tensors, i=i):
+                return {n: member_slice(tensors[n], self.k, i) for n in self.masks}
+
+            new, grown = update_masks(
+                rule,
+                t,
+                view(self.params),
+                view(self.masks),
+                view(gradients) if rule.needs_gradient else None,
+            )
+            for name, mask in new.items():
+                param = self.params[name]
+                member_slice(self.masks[name], self.k, i).copy_(mask)
+                member_slice(param, self.k, i).masked_fill_(grown[name], 0)
+                for value in self.optimizer.state[param].values():
+                    if torch.is_tensor(value) and value.shape == param.shape:
+                        member_slice(value, self.k, i).masked_fill_(grown[name], 0)
+        self.cohort.set_masks(self.masks)
+        self.apply_masks()
+
     def states(self) -> list[StateDict]:
         state = {k: v.detach().cpu() for k, v in self.model.state_dict().items()}
         return [member_state(state, self.k, i) for i in range(self.k)]
@@ -203,7 +264,7 @@ class CohortTrainer:
             Member(
                 m.seed,
                 state,
-                m.mask,
+                self.member_mask(i),
                 member_optimizer_state(optimizer, self.k, i),
                 list(m.evaluations),
                 m.seconds + seconds,
@@ -259,6 +320,7 @@ class CohortTrainer:
             self.cohort.step(x, y, self.autocast)
             loss_count += 1
             iteration += 1
+            self._update_masks(iteration, x, y)
             if iteration == plan.snapshot_at:
                 hooks.on_snapshot(iteration, self.states())
             if iteration == plan.end or (plan.eval_every and iteration % plan.eval_every == 0):
@@ -277,6 +339,6 @@ class CohortTrainer:
                     raise Stopped(f"stopped at iteration {iteration}")
         seconds = time.perf_counter() - began
         return [
-            MemberResult(state, m.evaluations, m.seconds + seconds)
-            for state, m in zip(self.states(), self.members)
+            MemberResult(state, m.evaluations, m.seconds + seconds, self.member_mask(i))
+            for i, (state, m) in enumerate(zip(self.states(), self.members))
         ]
