@@ -67,10 +67,10 @@ class RankOutput:
             self._stop(err)
 
     def _stop(self, error: OSError) -> None:
-        """On a full disk, drop the shard and add nothing more; any other error is raised."""
+        """Drop the shard; on a full disk add nothing more, any other error is raised."""
+        self.discard()
         if not disk_full(error):
             raise error
-        self.discard()
         self.full = True
 
     @property
