@@ -7,12 +7,11 @@ started), 3 waiting for cluster jobs, 75 a task stopped at a checkpoint.
 from __future__ import annotations
 
 import argparse
-import errno
 import importlib
 import sys
 import traceback
 
-from pipeline.errors import BAD_INPUT, FAILED, LthError
+from pipeline.errors import LthError, user_message
 
 # Every subcommand, in the order `lth --help` lists them: a module with register(subparsers).
 COMMANDS = (
@@ -40,18 +39,6 @@ def parser() -> argparse.ArgumentParser:
     return top
 
 
-def error_message(error: BaseException) -> tuple[str, int]:
-    """The one line and the exit code for an error a user can act on."""
-    if isinstance(error, LthError):
-        return str(error), error.exit_code
-    if isinstance(error, OSError) and error.errno == errno.ENOSPC:
-        where = f" on {error.filename}" if error.filename else ""
-        return f"no space left on device{where}: free some space and run it again", FAILED
-    if isinstance(error, OSError) and error.errno in (errno.ENOENT, errno.EACCES, errno.EISDIR):
-        return f"{error.strerror}: {error.filename}", BAD_INPUT
-    raise error
-
-
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     top = parser()
@@ -66,7 +53,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"lth {args.command}: interrupted", file=sys.stderr)
         return INTERRUPTED
     except (LthError, OSError) as error:
-        message, code = error_message(error)
+        known = user_message(error)
+        if known is None:
+            raise
+        message, code = known
         if args.debug:
             traceback.print_exc()
         if getattr(error, "primary", True):  # MPI ranks other than the reporting one stay quiet

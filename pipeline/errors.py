@@ -17,6 +17,8 @@ Exit codes of every `lth` command:
 
 from __future__ import annotations
 
+import errno
+
 DONE, FAILED, BAD_INPUT, WAITING, STOPPED = 0, 1, 2, 3, 75
 
 
@@ -55,8 +57,9 @@ class PriorError(LthError, ValueError):
 
 
 class ReduceError(LthError):
-    """The reducer could not start. `primary` is False on MPI ranks other than the one
-    that reports it, so the message is printed once."""
+    """The reducer could not start, could not read one run's files, or has no room to
+    write. `primary` is False on MPI ranks other than the one that reports it, so the
+    message is printed once."""
 
     def __init__(self, message: str, primary: bool = True):
         super().__init__(message)
@@ -72,3 +75,16 @@ class LaunchError(LthError):
     process that holds their lock."""
 
     exit_code = FAILED
+
+
+def user_message(error: BaseException) -> tuple[str, int] | None:
+    """The one line and the exit code for an error a user can act on (an LthError, a full
+    disk, a missing or unreadable path); None for anything else, which is a bug."""
+    if isinstance(error, LthError):
+        return str(error), error.exit_code
+    if isinstance(error, OSError) and error.errno in (errno.ENOSPC, errno.EDQUOT):
+        where = f" on {error.filename}" if error.filename else ""
+        return f"no space left on device{where}: free some space and run it again", FAILED
+    if isinstance(error, OSError) and error.errno in (errno.ENOENT, errno.EACCES, errno.EISDIR):
+        return f"{error.strerror}: {error.filename}", BAD_INPUT
+    return None

@@ -18,7 +18,7 @@ from sweep_helpers import dry_run, run_dir, task
 from test_reduce import ENV, MPIEXEC, NO_MPI, REPO, built_sweep
 from tmpfs import fill, tmpfs
 
-from pipeline.cli import error_message
+from pipeline.errors import user_message
 from pipeline.io import load_json, load_tensors, save_json, save_tensors
 
 PYTHON = sys.executable
@@ -46,7 +46,7 @@ def test_a_checkpoint_on_a_full_disk_is_enospc_naming_it(tmp_path):
             error.__cause__
         )
         assert files(disk) == ["run"]  # the temp file is gone
-        message, code = error_message(error)
+        message, code = user_message(error)
         assert message.startswith(f"no space left on device on {target}") and code == 1
         with pytest.raises(OSError) as caught:
             save_json(disk / "run" / "big.json", list(range(100_000)))
@@ -62,7 +62,7 @@ def test_a_task_on_a_full_disk_fails_its_run_with_the_file_named(tmp_path):
         assert task(paths, 0, log=tmp_path / "task.log").wait(timeout=180) == 1
         marker = load_json(run_dir(manifest, 0) / "status.json")
         assert marker["state"] == "failed"
-        assert "[Errno 28] No space left on device" in marker["error"]
+        assert marker["error"].startswith(f"no space left on device on {run_dir(manifest, 0)}/")
         assert f"{run_dir(manifest, 0)}/level_0/" in marker["error"]  # the checkpoint named
         assert not [p for p in disk.rglob("*.tmp")]
 

@@ -22,6 +22,7 @@ import torch
 
 from pipeline.data import load_dataset
 from pipeline.driver import CohortDriver
+from pipeline.errors import user_message
 from pipeline.io import load_json, save_json
 from pipeline.launch.manifest import Manifest
 from pipeline.launch.progress import RichReporter
@@ -145,8 +146,12 @@ def run_task(
             print(f"cohort {index}: {reason}", file=sys.stderr, flush=True)
             return STOPPED
         except Exception as error:  # noqa: BLE001 (recorded, then reported by the exit code)
-            traceback.print_exc()
-            mark(runs, "failed", error=f"{type(error).__name__}: {error}", log=log)
+            known = user_message(error)
+            if known is None:  # a bug: its traceback goes to the task's log
+                traceback.print_exc()
+            reason = known[0] if known else f"{type(error).__name__}: {error}"
+            print(f"cohort {index}: failed: {reason}", file=sys.stderr, flush=True)
+            mark(runs, "failed", error=reason, log=log)
             code = FAILED
     return FAILED if left_unfinished(elsewhere) else code
 

@@ -18,6 +18,7 @@ import pandas as pd
 
 from pipeline.errors import StoreError
 
+from .h5file import reading
 from .index import next_write, remove_orphans
 from .lock import DEFAULT_TIMEOUT, StoreLock
 from .reader import LOCKING, StoreView, frame, open_view, resolved_features
@@ -73,10 +74,11 @@ def _copy_masks(view: StoreView, shard: ShardWriter) -> None:
             for f, entry in zip(files, view.entries, strict=True):
                 if key not in entry["masks"]:
                     continue
-                ds = f[f"{MASKS_GROUP}/{key}"]
-                step = max(1, COPY_BYTES // ds.shape[1])
-                for start in range(0, ds.shape[0], step):
-                    shard.append_rows(key, ds[start : start + step])
+                with reading(Path(f.filename)):
+                    ds = f[f"{MASKS_GROUP}/{key}"]
+                    step = max(1, COPY_BYTES // ds.shape[1])
+                    for start in range(0, ds.shape[0], step):
+                        shard.append_rows(key, ds[start : start + step])
 
 
 def _finish(shard: ShardWriter, tables: dict, attrs: dict) -> None:
