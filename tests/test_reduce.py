@@ -25,13 +25,13 @@ import pytest
 import xarray as xr
 
 import pipeline
+from pipeline.config import config_from_dict
 from pipeline.features.stability import chance_iou, mask_iou
 from pipeline.identity import run_id, source_config
 from pipeline.io import load_json, load_tensors, load_yaml
 from pipeline.launch.manifest import Manifest
 from pipeline.paths import RunPaths, SweepPaths
 from pipeline.reduce.balance import partition
-from pipeline.reduce.plan import config_from
 from pipeline.reduce.stability import ACROSS_SEED_FEATURES
 from pipeline.report.tables import accuracy_table, level_rows
 from pipeline.results import level_rows as results_level_rows
@@ -211,7 +211,7 @@ def test_store_holds_every_complete_level(sweep_out: Path, reduced: tuple[Path, 
 def test_stability_features_match_the_masks(sweep_out: Path, reduced: tuple[Path, str]) -> None:
     store, _ = reduced
     runs = run_dirs(sweep_out)
-    cfgs = {rid: config_from(load_yaml(p.config)) for rid, p in runs.items()}
+    cfgs = {rid: config_from_dict(load_yaml(p.config)) for rid, p in runs.items()}
     prev_iou = network(store, "mask_iou_prev_level")
     prev_hamming = network(store, "mask_hamming_prev_level")
     seeds_iou = network(store, "mask_iou_across_seeds")

@@ -54,10 +54,11 @@ def _seed_group(config_yaml: str) -> str:
     """A stored config's seed group, as the reducer computes it ("" if it no longer parses)."""
     import yaml
 
-    from pipeline.reduce.plan import config_from, seed_group
+    from pipeline.config import config_from_dict
+    from pipeline.reduce.plan import seed_group
 
     try:
-        return seed_group(config_from(yaml.safe_load(config_yaml)))
+        return seed_group(config_from_dict(yaml.safe_load(config_yaml)))
     except Exception:  # an older config schema: the reducer parses it again when planning
         return ""
 

@@ -10,7 +10,6 @@ import dataclasses
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
-from typing import Any
 
 import yaml
 
@@ -72,11 +71,6 @@ class Plan:
     skipped: dict[str, str]  # run id -> why it was left out (or not used as a sibling)
 
 
-def config_from(raw: dict[str, Any]) -> Config:
-    """A typed Config from a resolved config mapping (unknown keys are an error)."""
-    return config_from_dict(raw)
-
-
 def seed_group(cfg: Config) -> str:
     """Identity of a run's config with the seed left out: its seed siblings share it."""
     return run_id(dataclasses.replace(cfg, seed=0))
@@ -119,7 +113,7 @@ def _stored_runs(store: Path, wanted: set[str], skipped: dict[str, str]) -> dict
             known[rid] = (
                 Known(model, dataset, group)
                 if group
-                else _known(config_from(yaml.safe_load(texts[rid])))
+                else _known(config_from_dict(yaml.safe_load(texts[rid])))
             )
         except Exception as err:  # an older schema's config: not usable as a sibling
             skipped[rid] = f"stored config_yaml: {err}"
@@ -147,7 +141,7 @@ def make_plan(runs_dir: Path, store: Path) -> Plan:
             continue
         found += 1
         try:
-            runs[child.name] = _known(config_from(load_yaml(paths.config)))
+            runs[child.name] = _known(config_from_dict(load_yaml(paths.config)))
         except Exception as err:  # one unreadable run must not stop the others
             skipped[child.name] = f"{paths.config}: {_first_line(err)}"
             continue
