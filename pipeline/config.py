@@ -10,6 +10,7 @@ declared by its spec (`pipeline/methods/`) and added to `PruneConfig` here.
 from __future__ import annotations
 
 import dataclasses
+import functools
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -216,25 +217,32 @@ BOOKKEEPING = {
 RETIRED = {("progress",)}
 
 
+@functools.cache
+def _field_kinds(cls: type) -> dict[str, type | None]:
+    """Each field of `cls`: its dataclass type when it is a nested config, else None."""
+    default = cls()
+    return {
+        f.name: type(getattr(default, f.name))
+        if dataclasses.is_dataclass(getattr(default, f.name))
+        else None
+        for f in dataclasses.fields(cls)
+    }
+
+
 def config_from_dict(raw: dict, cls: type = Config, path: tuple[str, ...] = ()):
     """A typed config from a resolved mapping that this code wrote (a manifest row, a run's
     config.yaml): direct dataclass construction, ~100x faster than an OmegaConf merge.
     Missing keys take their defaults; unknown keys are an error."""
-    default = cls()
-    names = {f.name for f in dataclasses.fields(cls)}
-    unknown = {k for k in set(raw) - names if (*path, k) not in RETIRED}
+    kinds = _field_kinds(cls)
+    unknown = {k for k in raw if k not in kinds and (*path, k) not in RETIRED}
     if unknown:
         raise ValueError(f"unknown config keys for {cls.__name__}: {sorted(unknown)}")
     values = {}
     for name, value in raw.items():
-        if name not in names:
+        if name not in kinds:
             continue
-        current = getattr(default, name)
-        values[name] = (
-            config_from_dict(value, type(current), (*path, name))
-            if dataclasses.is_dataclass(current)
-            else value
-        )
+        nested = kinds[name]
+        values[name] = value if nested is None else config_from_dict(value, nested, (*path, name))
     return cls(**values)
 
 

@@ -8,8 +8,10 @@ and neither do another method's options (pipeline.config.METHOD_OPTIONS).
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import json
+from pathlib import Path
 from typing import Any
 
 from pipeline.config import BOOKKEEPING, METHOD_OPTIONS, Config
@@ -28,23 +30,37 @@ STEP_FIELDS = {
 }
 
 
+@functools.cache
+def _field_names(cls: type) -> tuple[str, ...]:
+    return tuple(f.name for f in dataclasses.fields(cls))
+
+
+@functools.cache
+def _default() -> Config:
+    """The default config, built once (read, never changed)."""
+    return Config()
+
+
+def _skipped(path: tuple[str, ...], ignored: frozenset[tuple[str, ...]]) -> bool:
+    # bookkeeping entries name a field or a whole group (one or two keys deep)
+    return path in ignored or path in BOOKKEEPING or path[:1] in BOOKKEEPING
+
+
 def _non_default(
     value: Any, default: Any, path: tuple[str, ...], ignored: frozenset[tuple[str, ...]]
 ) -> dict[str, Any] | None:
-    if path in ignored or any(path[: len(skip)] == skip for skip in BOOKKEEPING):
+    if _skipped(path, ignored):
         return None
     if path in STEP_FIELDS:
         value = (
             [canonical_step(v) for v in value] if isinstance(value, list) else canonical_step(value)
         )
-    if dataclasses.is_dataclass(value):
+    if hasattr(type(value), "__dataclass_fields__"):
         out = {}
-        for f in dataclasses.fields(value):
-            sub = _non_default(
-                getattr(value, f.name), getattr(default, f.name), (*path, f.name), ignored
-            )
+        for name in _field_names(type(value)):
+            sub = _non_default(getattr(value, name), getattr(default, name), (*path, name), ignored)
             if sub is not None:
-                out[f.name] = sub
+                out[name] = sub
         return out or None
     if value == default:
         return None
@@ -56,7 +72,7 @@ def scientific_dict(cfg: Config) -> dict[str, Any]:
     ignored = frozenset(
         p for p, methods in METHOD_OPTIONS.items() if cfg.prune.method not in methods
     )
-    return _non_default(cfg, Config(), (), ignored) or {}
+    return _non_default(cfg, _default(), (), ignored) or {}
 
 
 def run_id(cfg: Config) -> str:
@@ -69,3 +85,16 @@ def source_config(cfg: Config) -> Config:
     return dataclasses.replace(
         cfg, prune=dataclasses.replace(cfg.prune, control="none", train_levels=None)
     )
+
+
+@functools.cache
+def identity_stamp() -> str:
+    """A hash of the code that defines run ids (this module, the config schema, the step
+    spellings and every method spec): equal stamps hash equal configs to equal ids."""
+    here = Path(__file__).resolve().parent
+    sources = [here / "identity.py", here / "config.py", here / "steps.py"]
+    sources += sorted((here / "methods").glob("*.py"))
+    digest = hashlib.sha256()
+    for source in sources:
+        digest.update(source.name.encode() + b"\0" + source.read_bytes())
+    return digest.hexdigest()

@@ -125,6 +125,11 @@ class SweepPaths:
         return self.dir / "jobs"
 
     @property
+    def identity_checked(self) -> Path:
+        """The stamp of the last run-id check of the manifest (skipped while it holds)."""
+        return self.dir / ".identity-checked"
+
+    @property
     def inductor_cache(self) -> Path:
         """Compiled kernels of `launcher.compile` (unless the job sets TORCHINDUCTOR_CACHE_DIR)."""
         return self.dir / "inductor_cache"

@@ -64,21 +64,27 @@ class Run:
         return [lv for lv in self.planned_levels if lv not in done]
 
 
-def link_runs(configs: list[Config], layout: Layout) -> list[Run]:
-    """Runs for `configs`, each control linked to its source (added if missing)."""
+def link_runs(configs: list[Config], layout: Layout, ids: list[str] | None = None) -> list[Run]:
+    """Runs for `configs` (whose run ids are `ids` when the caller knows them), each
+    control linked to its source (added if missing)."""
     runs: dict[str, Run] = {}
-    for cfg in configs:
-        known = runs.setdefault(run_id(cfg), Run(cfg, layout.run(run_id(cfg))))
+    for cfg, rid in zip(configs, ids or [run_id(cfg) for cfg in configs], strict=True):
+        known = runs.setdefault(rid, Run(cfg, layout.run(rid)))
         if known.cfg != cfg:
             raise ConfigError(
                 "sweep",
                 f"run {known.id} appears twice with different "
                 "bookkeeping (levels, paths or launcher): sweep only one value",
             )
+    # a control's source is usually in the same list: found by its config, not rehashed
+    by_config = {repr(run.cfg): run for run in runs.values() if not run.is_control}
     for run in list(runs.values()):
         if run.is_control:
             src = source_config(run.cfg)
-            run.source = runs.setdefault(run_id(src), Run(src, layout.run(run_id(src))))
+            run.source = by_config.get(repr(src))
+            if run.source is None:
+                rid = run_id(src)
+                run.source = runs.setdefault(rid, Run(src, layout.run(rid)))
     return list(runs.values())
 
 

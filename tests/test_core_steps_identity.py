@@ -13,7 +13,8 @@ from pipeline.config import (
     PruneConfig,
     TrainConfig,
 )
-from pipeline.identity import run_id, scientific_dict
+from pipeline.identity import identity_stamp, run_id, scientific_dict
+from pipeline.paths import SweepPaths
 from pipeline.steps import Schedule, Step
 
 
@@ -134,6 +135,9 @@ def test_a_manifest_whose_ids_no_longer_match_its_configs_is_refused(tmp_path, c
         == 0
     )
     path = tmp_path / "sweeps" / "s" / "manifest.json"
+    assert main(["status", str(path.parent)]) == 1  # checked once: the stamp is kept
+    checked = SweepPaths(path.parent).identity_checked.read_text()
+    assert len(checked) == 64 and checked != identity_stamp()
     raw = load_json(path)
     ((key, config),) = raw["runs"].items()
     config["train"]["lr"] = 0.5  # as if this version hashed the stored config differently
@@ -142,6 +146,8 @@ def test_a_manifest_whose_ids_no_longer_match_its_configs_is_refused(tmp_path, c
     assert main(["status", str(path.parent)]) == 2
     err = capsys.readouterr().err
     assert f"run {key} of its manifest hashes to" in err and "identity changed" in err
+    # the kept stamp belongs to the manifest as it was: an edited manifest is checked again
+    assert SweepPaths(path.parent).identity_checked.read_text() == checked
 
 
 FASHION = Path("/usr/share/datasets/fashion-mnist")

@@ -10,6 +10,8 @@ sweep moved or copied together with its runs reads its own runs wherever it land
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import json
 import os
 import sys
@@ -20,8 +22,8 @@ from pathlib import Path
 
 from pipeline.config import Config, config_from_dict
 from pipeline.errors import ManifestError
-from pipeline.identity import run_id
-from pipeline.io import load_json, save_json
+from pipeline.identity import identity_stamp, run_id
+from pipeline.io import atomic_write, load_json, save_json
 from pipeline.paths import Layout, SweepPaths
 from pipeline.runs import Run, link_runs
 from pipeline.steps import canonical_step
@@ -43,7 +45,8 @@ class Manifest:
         return config_from_dict(self.runs[run_id])
 
     def cohort_runs(self, index: int) -> list[Run]:
-        return link_runs([self.config(r) for r in self.cohorts[index]], self.layout)
+        ids = self.cohorts[index]
+        return link_runs([self.config(r) for r in ids], self.layout, ids)
 
     def save(self, paths: SweepPaths) -> None:
         save_json(
@@ -74,12 +77,18 @@ class Manifest:
             ) from None
         root = str(output_root(paths, name, stored))
         manifest = cls(name, root, runs, cohorts, created)
-        manifest.check_identity()
+        manifest.check_identity(paths)
         return manifest
 
-    def check_identity(self) -> None:
+    def check_identity(self, paths: SweepPaths) -> None:
         """Each run id must still be its config's hash: a version of lth that hashes the
-        stored configs differently would train them under other directories."""
+        stored configs differently would train them under other directories. Checked once
+        per (manifest, identity code): the stamp of a passed check is kept beside it, so
+        `lth status` of a 10,000-run sweep does not rehash every config each time."""
+        stamp = hashlib.sha256(paths.manifest.read_bytes() + identity_stamp().encode()).hexdigest()
+        marker = paths.identity_checked
+        if marker.is_file() and marker.read_text() == stamp:
+            return
         for key in self.runs:
             now = run_id(self.config(key))
             if now != key:
@@ -88,6 +97,8 @@ class Manifest:
                     "version of lth (its run identity changed since the sweep was written); "
                     "finish the sweep with the version that wrote it, or start it again"
                 )
+        with contextlib.suppress(OSError):  # a read-only sweep is checked every time
+            atomic_write(marker, lambda handle: handle.write(stamp), binary=False)
 
 
 _TOLD: set[Path] = set()  # sweeps whose pinned root was already said to be ignored
