@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import sysconfig
@@ -21,6 +22,16 @@ ENV = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONHOM
 
 @pytest.mark.slow
 def test_a_wheel_installed_elsewhere_runs_a_dry_sweep(tmp_path):
+    # built from a copy: an in-tree build/ would carry modules the source no longer has
+    source = tmp_path / "source"
+    shutil.copytree(
+        ROOT,
+        source,
+        symlinks=True,
+        ignore=shutil.ignore_patterns(
+            ".git", ".venv", ".whl", "build", "*.egg-info", "lth_out", "__pycache__"
+        ),
+    )
     wheels = tmp_path / "wheels"
     subprocess.run(
         [
@@ -31,7 +42,7 @@ def test_a_wheel_installed_elsewhere_runs_a_dry_sweep(tmp_path):
             "-q",
             "--no-deps",
             "--no-build-isolation",
-            str(ROOT),
+            str(source),
             "-w",
             str(wheels),
         ],
