@@ -3,13 +3,10 @@ exact budgets, reproducible masks, the scores they rank by, and SynFlow's layer 
 
 import pytest
 import torch
+from contexts import level_one, random_data
 
-from pipeline.config import PruneConfig
-from pipeline.data.tensors import TensorDataset
 from pipeline.methods import METHODS
-from pipeline.models import build_plain, initial_state, prunable_names
-from pipeline.prune.context import PruneContext
-from pipeline.prune.ladder import Rung
+from pipeline.models import initial_state
 from pipeline.prune.pai import grasp, snip, synflow
 from pipeline.prune.pai.scoring import plain_model, target_count, training_batches
 
@@ -20,34 +17,9 @@ MODELS = {"mnist1d_mlp": (1, 40), "lenet_300_100": (1, 28, 28), "resnet20": (3, 
 def _ctx(model, density, output_density, examples=16, seed=0):
     """Level 1 of a run of `model` on random data of its input shape, at the given densities."""
     shape = MODELS[model]
-    gen = torch.Generator().manual_seed(seed)
-    data = TensorDataset(
-        torch.randn(examples, *shape, generator=gen),
-        torch.randint(10, (examples,), generator=gen),
-        torch.randn(4, *shape, generator=gen),
-        torch.randint(10, (4,), generator=gen),
-        10,
-    )
-    plain = build_plain(model, shape, 10)
-    names = prunable_names(plain)
-    shapes = {n: p.shape for n, p in plain.named_parameters() if n in names}
+    data = random_data(shape, examples, seed=seed)
     state = initial_state(model, shape, 10, seed)
-    return PruneContext(
-        level=1,
-        rung=Rung(1 - density, 1 - output_density, density, output_density),
-        names=names,
-        scope="global",
-        previous_mask={n: torch.ones(s, dtype=torch.bool) for n, s in shapes.items()},
-        trained=None,
-        shapes=shapes,
-        generator=torch.Generator().manual_seed(seed + 100),
-        model=model,
-        data=data,
-        rewind_state=lambda: state,
-        seed=seed,
-        config=PruneConfig(),
-        dataset="synthetic",
-    )
+    return level_one(model, data, state, density, output_density, seed=seed)
 
 
 def _expected_count(ctx):

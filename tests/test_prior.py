@@ -99,25 +99,9 @@ def test_locality_windows_give_the_tickets_spread():
 @pytest.mark.slow
 def test_study_end_to_end_learns_a_prior_and_writes_the_report(tmp_path):
     out, results = tmp_path / "study", tmp_path / "report"
-    code = main(
-        [
-            "study",
-            "train.duration=2ep",
-            "--densities",
-            "0.5",
-            "0.2",
-            "--seeds",
-            "1",
-            "--prior-seeds",
-            "2",
-            "--name",
-            "t",
-            "--out",
-            str(out),
-            "--results",
-            str(results),
-        ]
-    )
+    argv = ["study", "train.duration=2ep", "--densities", "0.5", "0.2", "--seeds", "1"]
+    argv += ["--prior-seeds", "2", "--name", "t", "--out", str(out), "--results", str(results)]
+    code = main(argv)
     assert code == 0
     store = out / "store.h5"
     runs = runs_frame(store)
@@ -153,28 +137,7 @@ def test_study_end_to_end_learns_a_prior_and_writes_the_report(tmp_path):
         )
     assert "0.2 at level 7 (hidden density 0.2097)" in text
     # running it again trains nothing and rewrites the same report
-    assert (
-        main(
-            [
-                "study",
-                "train.duration=2ep",
-                "--densities",
-                "0.5",
-                "0.2",
-                "--seeds",
-                "1",
-                "--prior-seeds",
-                "2",
-                "--name",
-                "t",
-                "--out",
-                str(out),
-                "--results",
-                str(results),
-            ]
-        )
-        == 0
-    )
+    assert main(argv) == 0
 
 
 @pytest.mark.parametrize(

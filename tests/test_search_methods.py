@@ -3,16 +3,15 @@ answer is known: one linear layer on data where one input decides the class."""
 
 import pytest
 import torch
+from contexts import level_one
 from torch import nn
 
 from pipeline.config import PruneConfig, TrainConfig
 from pipeline.data.tensors import TensorDataset
 from pipeline.methods import METHODS
-from pipeline.models import build_plain, initial_state, prunable_names
+from pipeline.models import initial_state
 from pipeline.models.registry import MODELS, ModelSpec
 from pipeline.prune import flops
-from pipeline.prune.context import PruneContext
-from pipeline.prune.ladder import Rung
 from pipeline.prune.search import early_bird, gem_miner
 
 INPUTS = 8
@@ -48,25 +47,8 @@ def _sign_data(examples: int, seed: int) -> TensorDataset:
 
 
 def _ctx(model, data, state, output_density, density=1.0, config=None, train=None, seed=0):
-    plain = build_plain(model, data.input_shape, data.num_classes)
-    names = prunable_names(plain)
-    shapes = {n: p.shape for n, p in plain.named_parameters() if n in names}
-    return PruneContext(
-        level=1,
-        rung=Rung(1 - density, 1 - output_density, density, output_density),
-        names=names,
-        scope="global",
-        previous_mask={n: torch.ones(s, dtype=torch.bool) for n, s in shapes.items()},
-        trained=None,
-        shapes=shapes,
-        generator=torch.Generator().manual_seed(seed + 100),
-        model=model,
-        data=data,
-        rewind_state=lambda: state,
-        seed=seed,
-        config=config or PruneConfig(),
-        dataset="synthetic",
-        train=train or TrainConfig(),
+    return level_one(
+        model, data, state, density, output_density, seed=seed, config=config, train=train
     )
 
 

@@ -3,15 +3,13 @@ permutations of each other, where the right permutation is known by construction
 
 import pytest
 import torch
+from contexts import level_one, random_data
 
-from pipeline.config import PruneConfig
-from pipeline.data.tensors import TensorDataset
 from pipeline.errors import PriorError
-from pipeline.models import build_plain, initial_state, prunable_names
+from pipeline.models import initial_state
 from pipeline.prior import align
 from pipeline.prune.context import PruneContext
 from pipeline.prune.flops import dense_forward_flops, output_positions
-from pipeline.prune.ladder import Rung
 
 SHAPES = {"mnist1d_mlp": (1, 40), "mnist1d_cnn": (1, 40)}
 
@@ -30,34 +28,8 @@ def _permuted(state: dict, chain: list[str], perms: list[torch.Tensor]) -> dict:
 
 
 def _ctx(model: str, state: dict) -> PruneContext:
-    shape = SHAPES[model]
-    gen = torch.Generator().manual_seed(5)
-    data = TensorDataset(
-        torch.randn(600, *shape, generator=gen),
-        torch.randint(10, (600,), generator=gen),
-        torch.randn(4, *shape, generator=gen),
-        torch.randint(10, (4,), generator=gen),
-        10,
-    )
-    plain = build_plain(model, shape, 10)
-    names = prunable_names(plain)
-    shapes = {n: p.shape for n, p in plain.named_parameters() if n in names}
-    return PruneContext(
-        level=1,
-        rung=Rung(0.5, 0.5, 0.5, 0.5),
-        names=names,
-        scope="global",
-        previous_mask={},
-        trained=None,
-        shapes=shapes,
-        generator=torch.Generator().manual_seed(7),
-        model=model,
-        data=data,
-        rewind_state=lambda: state,
-        seed=0,
-        config=PruneConfig(),
-        dataset="synthetic",
-    )
+    data = random_data(SHAPES[model], 600, seed=5)
+    return level_one(model, data, state, 0.5, 0.5, generator_seed=7)
 
 
 def _random_perms(ticket: dict, chain: list[str]) -> list[torch.Tensor]:
