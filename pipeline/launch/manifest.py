@@ -20,7 +20,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from pipeline.config import Config, config_from_dict
+from pipeline.config import Config, LauncherConfig, config_from_dict
 from pipeline.errors import ManifestError
 from pipeline.identity import identity_stamp, run_id
 from pipeline.io import atomic_write, load_json, save_json
@@ -43,6 +43,11 @@ class Manifest:
 
     def config(self, run_id: str) -> Config:
         return config_from_dict(self.runs[run_id])
+
+    @property
+    def launcher(self) -> LauncherConfig:
+        """The sweep's launcher settings (bookkeeping shared by every run of a sweep)."""
+        return self.config(next(iter(self.runs))).launcher
 
     def cohort_runs(self, index: int) -> list[Run]:
         ids = self.cohorts[index]

@@ -30,7 +30,7 @@ def launcher_config(manifest: Manifest, overrides: list[str]) -> LauncherConfig:
                 f"{override!r}: resume takes launcher.* overrides "
                 "only (the manifest fixes everything else)",
             )
-    base = OmegaConf.structured(manifest.config(next(iter(manifest.runs))).launcher)
+    base = OmegaConf.structured(manifest.launcher)
     try:
         changes = OmegaConf.from_dotlist([o.removeprefix("launcher.") for o in overrides])
         cfg = OmegaConf.to_object(OmegaConf.merge(base, changes))

@@ -126,7 +126,7 @@ def run_task(
     log = log or os.environ.get("LTH_LOG")
     paths = SweepPaths(sweep_dir)
     manifest = Manifest.load(paths)
-    if manifest.config(next(iter(manifest.runs))).launcher.compile:
+    if manifest.launcher.compile:
         from pipeline.train.compiled import use_cache_dir
 
         use_cache_dir(paths.inductor_cache)  # Inductor's kernels, unless the job set a folder

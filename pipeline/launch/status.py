@@ -148,7 +148,7 @@ def sweep_state(paths: SweepPaths) -> SweepState:
     manifest = Manifest.load(paths)
     submissions = latest(load_submissions(paths))
     queue, unreachable = _queue_view(submissions)
-    stale_after = manifest.config(next(iter(manifest.runs))).launcher.stale_after
+    stale_after = manifest.launcher.stale_after
     runs = []
     for cohort in range(len(manifest.cohorts)):
         submission = submissions.get(cohort)

@@ -47,7 +47,7 @@ def _phase(label: str, sweeps: list[list[str]], sizer, console: Console) -> bool
         manifest = earlier
     else:
         manifest.save(paths)
-    launcher_cfg = manifest.config(next(iter(manifest.runs))).launcher
+    launcher_cfg = manifest.launcher
     launcher = make_launcher(launcher_cfg.name)
     pending = _pending(manifest)
     live = set() if launcher.blocking else {r.cohort for r in sweep_state(paths).runs if r.live}
