@@ -32,26 +32,19 @@ from pipeline.io import load_tensors, save_json, save_tensors, save_yaml
 from pipeline.locks import Lock
 from pipeline.methods import METHODS
 from pipeline.models.members import build_plain, initial_state, prunable_names
+from pipeline.paths import LevelPaths
 from pipeline.prune import flops
 from pipeline.prune.context import PruneContext
 from pipeline.prune.controls import CONTROLS
 from pipeline.prune.dynamic import MaskUpdate
 from pipeline.prune.ladder import ladder
-from pipeline.prune.masks import Masks, density, full_masks, layer_densities
+from pipeline.prune.masks import Masks, density, full_masks, layer_densities, mask_generator
 from pipeline.runs import Run
 from pipeline.steps import Schedule
 from pipeline.train.schedule import constant, learning_rate
 from pipeline.train.trainer import CohortTrainer, Hooks, LevelPlan, Member, MemberResult
 
 StateDict = dict[str, torch.Tensor]
-
-
-def mask_generator(seed: int, level: int, salt: int) -> torch.Generator:
-    """Mask draws of a run (salt 0: its method; 1: its control), independent of every other
-    (seed, level, salt): the salt enters through its own odd multiplier."""
-    return torch.Generator().manual_seed(
-        epoch_seed(seed, level, 0x6D61736B + salt * 0xD1B54A32D192ED03)
-    )
 
 
 def reinit_seed(seed: int) -> int:
@@ -182,10 +175,20 @@ class CohortDriver:
                 train=run.cfg.train,
             )
             mask = METHODS[run.cfg.prune.method].build(ctx)
-            if ctx.spent_flops:
-                flops.save_mask_flops(run.paths.level(level), sum(ctx.spent_flops))
+            self._save_beside_mask(run.paths.level(level), ctx)
         save_tensors(path, mask)
         return mask
+
+    @staticmethod
+    def _save_beside_mask(paths: LevelPaths, ctx: PruneContext) -> None:
+        """What building the mask produced besides it; written first, so a level whose mask
+        exists has them all (the mask is the commit point)."""
+        if ctx.spent_flops:
+            flops.save_mask_flops(paths, sum(ctx.spent_flops))
+        if ctx.notes:
+            save_json(paths.mask_notes, ctx.notes)
+        if ctx.grow_weights:
+            save_tensors(paths.grow_weights, ctx.grow_weights)
 
     def _member(self, run: Run, level: int) -> Member:
         paths = run.paths.level(level)
@@ -208,12 +211,14 @@ class CohortDriver:
         prune = run.cfg.prune
         if level == 0 or not METHODS[prune.method].dynamic:
             return None
+        steer = run.paths.level(level).grow_weights
         return MaskUpdate(
             grow=prune.method,
             interval=prune.dst_interval,
             end=max(1, int(prune.dst_end * iterations)),
             alpha=prune.dst_alpha,
             seed=epoch_seed(run.cfg.seed, level, 0x64737400),
+            weights=load_tensors(steer) if steer.is_file() else None,
         )
 
     def _plan(self, level: int, runs: list[Run]) -> LevelPlan:

@@ -20,6 +20,16 @@ class LevelPaths:
         return self.dir / "mask_flops.json"
 
     @property
+    def mask_notes(self) -> Path:
+        """What the method recorded about the mask it built (e.g. components that did not act)."""
+        return self.dir / "mask_notes.json"
+
+    @property
+    def grow_weights(self) -> Path:
+        """Steered dynamic sparse training: per-position regrowth weights, beside the mask."""
+        return self.dir / "grow_weights.pt"
+
+    @property
     def final(self) -> Path:
         return self.dir / "final.pt"
 

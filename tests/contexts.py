@@ -57,3 +57,23 @@ def level_one(
         dataset="synthetic",
         train=train or TrainConfig(),
     )
+
+
+def layer_prior(**kw):
+    """A `LayerPrior` of a 4 x 6 layer at density 0.5 with flat degrees and nothing else;
+    `kw` replaces fields."""
+    import numpy as np
+
+    from pipeline.prior.learn import LayerPrior
+
+    base = dict(
+        density=0.5,
+        fan_in=np.full(4, 0.25),
+        fan_out=np.full(6, 1 / 6),
+        position=None,
+        spread=None,
+        kernel=None,
+        decile_rel=None,
+        positive_rel=None,
+    )
+    return LayerPrior(**{**base, **kw})

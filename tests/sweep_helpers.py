@@ -26,6 +26,10 @@ TINY = [
     "seed=0,1",
 ]
 
+# the shared ticket store's sweep (conftest.ticket_store): MNIST-1D MLP tickets, seeds 0
+# and 1, two levels of two epochs each
+TICKETS = ["sweep=none", "train.duration=2ep", "prune.levels=2", "launcher.threads=1"]
+
 
 def lth_cluster(*argv: str) -> int:
     """`lth status|resume ...`, in this process, letting errors raise."""

@@ -211,7 +211,7 @@ def test_a_method_without_the_dense_net_still_trains_level_0_for_lr_rewinding(tm
 
 
 def test_control_and_method_draws_do_not_repeat_across_seeds():
-    from pipeline.driver import mask_generator
+    from pipeline.prune.masks import mask_generator
 
     draws = {
         (seed, salt): torch.randperm(1000, generator=mask_generator(seed, 3, salt))

@@ -274,7 +274,7 @@ def test_a_stopped_rigl_level_resumes_to_the_uninterrupted_result(tmp_path, data
 
 @pytest.mark.parametrize(
     "key, value",
-    [("dst_interval", 0), ("dst_end", 0.0), ("dst_alpha", 1.5), ("dst_start", "snip")],
+    [("dst_interval", 0), ("dst_end", 0.0), ("dst_alpha", 1.5), ("start", "snip")],
 )
 def test_bad_options_are_named(key, value):
     (cfg,) = _configs("rigl", **{key: value})
@@ -283,7 +283,7 @@ def test_bad_options_are_named(key, value):
 
 
 def test_uniform_start_and_no_controls():
-    (cfg,) = _configs("set", dst_start="uniform")
+    (cfg,) = _configs("set", start="uniform")
     METHODS["set"].check(cfg)
     control = dataclasses.replace(cfg, prune=dataclasses.replace(cfg.prune, control="shuffle"))
     with pytest.raises(ConfigError, match="prune.control"):

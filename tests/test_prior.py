@@ -4,29 +4,24 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
+from contexts import layer_prior
 
 from pipeline.cli import main
-from pipeline.prior.learn import LayerPrior, TicketPrior, learn_prior
+from pipeline.prior.learn import TicketPrior, learn_prior
 from pipeline.prior.sample import gumbel_top_k, layer_counts, layer_scores
 from pipeline.store import levels_frame, runs_frame
 
 
-def _layer(**kw) -> LayerPrior:
-    base = dict(
-        density=0.5,
-        fan_in=np.full(4, 0.25),
-        fan_out=np.full(6, 1 / 6),
-        position=None,
-        spread=None,
-        decile_rel=None,
-        positive_rel=None,
-    )
-    return LayerPrior(**{**base, **kw})
-
-
 def test_layer_counts_follow_the_profile_and_hit_the_total_exactly():
     prior = TicketPrior(
-        "m", 0.3, {"a": _layer(density=0.6), "b": _layer(density=0.2), "c": _layer(density=1.0)}, []
+        "m",
+        0.3,
+        {
+            "a": layer_prior(density=0.6),
+            "b": layer_prior(density=0.2),
+            "c": layer_prior(density=1.0),
+        },
+        [],
     )
     sizes = {"a": 100, "b": 300, "c": 10}
     counts = layer_counts(prior, sizes, 100, True, {})
@@ -41,7 +36,7 @@ def test_layer_counts_follow_the_profile_and_hit_the_total_exactly():
 
 
 def test_layer_counts_round_each_layer_and_give_the_gap_to_the_roomiest():
-    prior = TicketPrior("m", 0.2, {n: _layer() for n in "abc"}, [])
+    prior = TicketPrior("m", 0.2, {n: layer_prior() for n in "abc"}, [])
     # shares 1.6, 1.6, 1.8 round to 2, 2, 2: one too many, taken from c (most room, 9 - 2).
     # (Largest remainder would give 2, 1, 2; this rounding keeps existing prior masks.)
     flat = {"a": 0.2, "b": 0.2, "c": 0.2}
@@ -64,14 +59,15 @@ def test_gumbel_top_k_takes_exactly_k_and_follows_the_scores():
 def test_magnitude_and_sign_components_prefer_what_the_tickets_kept():
     gen = torch.Generator().manual_seed(1)
     w = torch.randn(30, 40, generator=gen).numpy()
-    layer = _layer(
+    layer = layer_prior(
         fan_in=np.full(30, 1 / 30),
         fan_out=np.full(40, 1 / 40),
         decile_rel=np.array([0.1] * 5 + [1.9] * 5),
         positive_rel=1.5,
     )
     scores = layer_scores(layer, (30, 40), w, {"magnitude", "sign"}, False, (), gen)
-    kept = gumbel_top_k(scores, 240, gen).numpy()
+    assert scores.applied == {"magnitude", "sign"} and not scores.structure.any()
+    kept = gumbel_top_k(scores.total, 240, gen).numpy()
     large = np.abs(w) > np.median(np.abs(w))
     assert kept[large].mean() > 3 * kept[~large].mean()
     assert kept[w > 0].mean() > kept[w < 0].mean()
@@ -79,14 +75,15 @@ def test_magnitude_and_sign_components_prefer_what_the_tickets_kept():
 
 def test_locality_windows_give_the_tickets_spread():
     gen = torch.Generator().manual_seed(2)
-    layer = _layer(
+    layer = layer_prior(
         fan_in=np.full(100, 0.01),
         fan_out=np.full(40, 1 / 40),
         position=np.full(40, 0.2),
         spread=0.3,
     )
     scores = layer_scores(layer, (100, 40), np.ones((100, 40)), {"locality"}, True, (40,), gen)
-    kept = gumbel_top_k(scores, 800, gen).numpy()
+    assert scores.applied == {"locality"}
+    kept = gumbel_top_k(scores.total, 800, gen).numpy()
     position = np.arange(40)
     spreads = []
     for row in kept:

@@ -4,21 +4,16 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from sweep_helpers import TICKETS as TINY
 
 from pipeline.cli import main
 from pipeline.io import load_json, load_tensors
-from pipeline.reduce.reducer import reduce
 from pipeline.store import read_masks, runs_frame
 
-TINY = ["sweep=none", "train.duration=2ep", "prune.levels=2", "launcher.threads=1"]
 
-
-@pytest.fixture(scope="module")
-def store(tmp_path_factory) -> Path:
-    out = tmp_path_factory.mktemp("tickets")
-    assert main(["sweep", *TINY, "seed=0,1", f"out={out}", "sweep.name=t"]) == 0
-    reduce(out / "runs", out / "store.h5")
-    return out / "store.h5"
+@pytest.fixture
+def store(ticket_store) -> Path:
+    return ticket_store
 
 
 def _runs(out: Path, name: str) -> dict:

@@ -52,6 +52,9 @@ def _levels(accuracies: dict[str, list[float]], target: float = 0.5) -> pd.DataF
                 "accuracy": accuracy,
                 "epochs": 100.0,
                 "seconds": 1.0,
+                "flops": 1000.0 if label.startswith("imp") else 50.0,
+                "iterations_95": 10,
+                "iterations_99": 20,
             }
             for label, values in accuracies.items()
             for seed, accuracy in enumerate(values)
@@ -88,7 +91,12 @@ def test_accuracy_and_prior_against_baseliness_hold_the_seed_means_computed_by_h
     # prior closes (0.75 - 0.6) / (0.85 - 0.6) = 0.6 of the shuffled control's gap
     plan = StudyPlan("t", ["model=mnist1d_mlp"], Path("unused"), densities=(0.5,))
     text = study_markdown(plan, "m/d", table, pd.DataFrame({0.5: [1.0]}, index=["f"]), False)
-    assert "| density | 0.5 |\n|---|---:|\n| gap closed | 0.60 |\n" in text
+    assert "| method | 0.5: closed / FLOPs |\n|---|---:|\n| prior | 0.60 / 0.050 |\n" in text
+    verdict = (
+        "**Goal at density 0.5: met.** `prior` closes 0.60 of the gap with 0.050 of IMP's "
+        "FLOPs. Matching the tickets (accuracy at least IMP's): none."
+    )
+    assert text.count(verdict) == 2  # in the summary at the top and under the table
     assert "- for reference, imp vs imp+shuffle: 0.5: 0.850 vs 0.600 (+0.250)" in text
     assert "prior_ablations.png" not in text and "oneshot" not in text
 

@@ -1,10 +1,14 @@
 """GEM-MINER: mask scores trained at the rewind weights with the weights frozen, pruned
-iteratively to level L's count (see pipeline.prune.search.gem_miner)."""
+iteratively to level L's count (see pipeline.prune.search.gem_miner); the scores start at
+random or from a `prior` mask (`prune.start`)."""
 
 from __future__ import annotations
 
 from pipeline.errors import ConfigError
+from pipeline.methods.prior import START, STORE_OPTIONS, check_start
 from pipeline.methods.spec import MethodSpec, Option
+
+STARTS = ("random", "prior")  # prune.start: the scores' start
 
 
 def build(ctx):
@@ -22,6 +26,7 @@ def check(cfg) -> None:
         raise ConfigError("prune.gem_lr", "must be positive")
     if prune.gem_lambda < 0:
         raise ConfigError("prune.gem_lambda", "must not be negative")
+    check_start(cfg, STARTS)
 
 
 SPEC = MethodSpec(
@@ -39,6 +44,8 @@ SPEC = MethodSpec(
         ),
         Option("gem_lr", float, 0.1, "GEM-MINER's score learning rate (SGD, cosine decay)"),
         Option("gem_lambda", float, 1e-4, "weight of GEM-MINER's L2 regularizer on the scores"),
+        START,
+        *STORE_OPTIONS,
     ),
     check=check,
     paper="Sreenivasan et al., NeurIPS 2022 (GEM-MINER)",

@@ -8,7 +8,7 @@ from pipeline.methods.spec import MethodSpec
 
 SPEC = MethodSpec(
     "set",
-    "level L's density from the start (ERK or uniform, random positions), the trainer "
+    "level L's density from the start (ERK, uniform or a prior draw), the trainer "
     "dropping the smallest |w| and regrowing as many random positions every dst_interval "
     "iterations; the mask at the end",
     rigl.build,

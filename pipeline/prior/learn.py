@@ -10,6 +10,8 @@ the average over those tickets of, per layer:
 - `position`: for a layer reading the network input, the keep rate of each input
   feature (inputs are not exchangeable, so this is kept in place);
 - `spread`: that layer's `input_locality_spread` feature;
+- `kernel`: for a convolution, the keep rate of each kernel position (over all filters
+  and input channels) relative to the layer's density;
 - `decile_rel`, `positive_rel`: keep rates relative to density by |w_init| decile
   and for positive w_init (features `keep_rel_abs_init_d*`, `keep_rel_init_positive`).
 """
@@ -37,6 +39,7 @@ class LayerPrior:
     fan_out: np.ndarray
     position: np.ndarray | None
     spread: float | None
+    kernel: np.ndarray | None
     decile_rel: np.ndarray | None
     positive_rel: float | None
 
@@ -107,6 +110,7 @@ def _learn(
                         "fan_out",
                         "position",
                         "spread",
+                        "kernel",
                         "deciles",
                         "positive",
                     )
@@ -116,6 +120,9 @@ def _learn(
             slot["fan_in"].append(_shares(fan_in))
             slot["fan_out"].append(_shares(fan_out))
             slot["position"].append(mask.reshape(mask.shape[0], -1).mean(axis=0))
+            if mask.ndim > 2 and mask.any():
+                kept = mask.reshape(*mask.shape[:2], -1).mean(axis=(0, 1))
+                slot["kernel"].append(kept / mask.mean())
             for key, columns in (
                 ("spread", ["input_locality_spread"]),
                 ("deciles", DECILE_COLUMNS),
@@ -131,6 +138,7 @@ def _learn(
             fan_out=np.mean(s["fan_out"], axis=0),
             position=np.mean(s["position"], axis=0) if s["spread"] else None,
             spread=float(np.mean(s["spread"])) if s["spread"] else None,
+            kernel=np.mean(s["kernel"], axis=0) if s["kernel"] else None,
             decile_rel=np.mean(s["deciles"], axis=0) if s["deciles"] else None,
             positive_rel=float(np.mean(s["positive"])) if s["positive"] else None,
         )

@@ -9,7 +9,8 @@ The score of weight (i, j) of a layer is the sum of the enabled components' log-
   the learned per-position keep rate instead;
 - locality: for a linear layer reading a gridded input, a Gaussian window around a
   centre drawn per unit from the per-position keep rate, with the width that gives
-  the tickets' `input_locality_spread`;
+  the tickets' `input_locality_spread`; for a convolution, log of the tickets' keep rate
+  of each kernel position relative to the layer's density (the same for every filter);
 - magnitude: log of the relative keep rate of w_init's |w| decile in this layer;
 - sign: log of the relative keep rate of w_init's sign.
 
@@ -20,6 +21,7 @@ target total); without it every layer takes the ladder's density, as `random` do
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -79,6 +81,68 @@ def _window(
     return np.tile(-distance / (2 * sigma**2), (1, channels))
 
 
+def _structure(
+    layer: LayerPrior,
+    shape: tuple[int, ...],
+    components: set[str],
+    gridded: bool,
+    grid: tuple[int, ...],
+    generator: torch.Generator,
+) -> tuple[np.ndarray, set[str]]:
+    """The unit- and position-level log-weights (degrees, locality) of a layer, broadcast
+    to its shape, and the components among them that acted on it."""
+    out_units, in_units = shape[0], shape[1]
+    unit = np.zeros((out_units, in_units))
+    applied = set()
+    if "degrees" in components:
+        unit += np.log(_permuted(layer.fan_in, generator) + EPS)[:, None]
+        if gridded:
+            unit += np.log(layer.position + EPS)[None, :]
+        else:
+            unit += np.log(_permuted(layer.fan_out, generator) + EPS)[None, :]
+        applied.add("degrees")
+    if "locality" in components and gridded and layer.spread is not None:
+        unit += _window(layer, grid, out_units, in_units // math.prod(grid), generator)
+        applied.add("locality")
+    scores = np.broadcast_to(
+        unit.reshape(out_units, in_units, *[1] * (len(shape) - 2)), shape
+    ).copy()
+    if "locality" in components and layer.kernel is not None and layer.kernel.size > 1:
+        scores += np.log(layer.kernel + EPS).reshape(1, 1, *shape[2:])
+        applied.add("locality")
+    return scores, applied
+
+
+def _add_per_weight(
+    scores: np.ndarray, layer: LayerPrior, w_init: np.ndarray, components: set[str]
+) -> set[str]:
+    """Add to `scores` the log-weights of each weight's own initial value (magnitude, sign);
+    returns the components that acted."""
+    shape = scores.shape
+    applied = set()
+    if "magnitude" in components and layer.decile_rel is not None:
+        order = np.argsort(np.abs(w_init).ravel(), kind="stable")
+        decile = np.empty(order.size, dtype=int)
+        for k, part in enumerate(np.array_split(order, 10)):
+            decile[part] = k
+        scores += np.log(layer.decile_rel[decile] + EPS).reshape(shape)
+        applied.add("magnitude")
+    if "sign" in components and layer.positive_rel is not None:
+        positive = w_init > 0
+        share = positive.mean()
+        negative_rel = max((1 - share * layer.positive_rel) / max(1 - share, EPS), 0.0)
+        scores += np.where(positive, np.log(layer.positive_rel + EPS), np.log(negative_rel + EPS))
+        applied.add("sign")
+    return applied
+
+
+@dataclass
+class LayerScores:
+    structure: np.ndarray  # degrees and locality: where in the layer's graph weights go
+    total: np.ndarray  # structure plus the per-weight terms (magnitude, sign)
+    applied: set[str]  # the score components that acted on this layer
+
+
 def layer_scores(
     layer: LayerPrior,
     shape: tuple[int, ...],
@@ -87,33 +151,12 @@ def layer_scores(
     reads_input: bool,
     grid: tuple[int, ...],
     generator: torch.Generator,
-) -> np.ndarray:
-    out_units, in_units = shape[0], shape[1]
-    unit = np.zeros((out_units, in_units))
-    gridded = reads_input and grid and len(shape) == 2 and layer.position is not None
-    if "degrees" in components:
-        unit += np.log(_permuted(layer.fan_in, generator) + EPS)[:, None]
-        if gridded:
-            unit += np.log(layer.position + EPS)[None, :]
-        else:
-            unit += np.log(_permuted(layer.fan_out, generator) + EPS)[None, :]
-    if "locality" in components and gridded and layer.spread is not None:
-        unit += _window(layer, grid, out_units, in_units // math.prod(grid), generator)
-    scores = np.broadcast_to(
-        unit.reshape(out_units, in_units, *[1] * (len(shape) - 2)), shape
-    ).copy()
-    if "magnitude" in components and layer.decile_rel is not None:
-        order = np.argsort(np.abs(w_init).ravel(), kind="stable")
-        decile = np.empty(order.size, dtype=int)
-        for k, part in enumerate(np.array_split(order, 10)):
-            decile[part] = k
-        scores += np.log(layer.decile_rel[decile] + EPS).reshape(shape)
-    if "sign" in components and layer.positive_rel is not None:
-        positive = w_init > 0
-        share = positive.mean()
-        negative_rel = max((1 - share * layer.positive_rel) / max(1 - share, EPS), 0.0)
-        scores += np.where(positive, np.log(layer.positive_rel + EPS), np.log(negative_rel + EPS))
-    return scores
+) -> LayerScores:
+    gridded = bool(reads_input and grid and len(shape) == 2 and layer.position is not None)
+    structure, applied = _structure(layer, shape, components, gridded, grid, generator)
+    total = structure.copy()
+    applied |= _add_per_weight(total, layer, w_init, components)
+    return LayerScores(structure, total, applied)
 
 
 def gumbel_top_k(scores: np.ndarray, count: int, generator: torch.Generator) -> torch.Tensor:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import torch
 
@@ -42,6 +43,12 @@ class PruneContext:
     # FLOPs the method spent building the mask (score or search steps); `build` appends to
     # it and the driver records the sum (pipeline.prune.flops)
     spent_flops: list[int] = field(default_factory=list)
+    # what the method wants kept beside the mask (`mask_notes.json`), e.g. the `prior`
+    # components that did not act on a layer
+    notes: dict[str, Any] = field(default_factory=dict)
+    # dynamic sparse training steered by a prior: per layer, the weight each position's
+    # regrowth score is multiplied by (`grow_weights.pt`; pipeline.prune.dynamic)
+    grow_weights: Masks = field(default_factory=dict)
 
     @property
     def output(self) -> str:

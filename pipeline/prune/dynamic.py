@@ -4,16 +4,18 @@ Nature Communications 2018).
 Every `interval` iterations until `end`, each layer drops the fraction alpha_t of its active
 weights with the smallest magnitude and grows as many inactive ones (the just-dropped
 included), so its count never changes. RigL grows the largest dense-gradient magnitudes,
-SET uniformly random positions. The cohort trainer calls `update_masks` per member on
-plain-shaped views of the cohort's tensors; grown weights and their optimizer state are then
-zeroed there.
+SET uniformly random positions; with a prior's steer (`prune.dst_steer`) each position's
+grow score is multiplied by its weight exp(beta * s), s the prior's structural log-score
+(pipeline.prior.draw), so regrowth favours the tickets' degree and locality profiles.
+The cohort trainer calls `update_masks` per member on plain-shaped views of the cohort's
+tensors; grown weights and their optimizer state are then zeroed there.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 
@@ -41,6 +43,9 @@ class MaskUpdate:
     end: int  # no update at t >= end
     alpha: float  # the fraction dropped at t = 0 (cosine-decayed to 0 at `end`)
     seed: int  # seeds the random draws of the update at each t
+    # per layer, a weight each position's grow score is multiplied by (a prior's steer,
+    # `prune.dst_steer`); None grows by the rule alone
+    weights: Masks | None = field(default=None, compare=False)
 
     @property
     def needs_gradient(self) -> bool:
@@ -101,5 +106,7 @@ def update_masks(
     for name, mask in masks.items():
         gradient = gradients[name] if gradients is not None else weights[name]
         score = GROWERS[rule.grow](gradient, generator)
+        if rule.weights is not None:
+            score = score * rule.weights[name].to(score.device)
         new[name], grown[name] = drop_and_grow(weights[name], mask, fraction, score)
     return new, grown

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import torch
 
+from pipeline.data.batches import epoch_seed
+
 Masks = dict[str, torch.Tensor]
 
 
@@ -90,3 +92,12 @@ def shuffle_within_layers(masks: Masks, generator: torch.Generator) -> Masks:
         name: m.flatten()[torch.randperm(m.numel(), generator=generator)].view_as(m)
         for name, m in masks.items()
     }
+
+
+def mask_generator(seed: int, level: int, salt: int) -> torch.Generator:
+    """Mask draws of a run (salt 0: its method; 1: its control; 2: a dynamic method's
+    steer), independent of every other (seed, level, salt): the salt enters through its
+    own odd multiplier."""
+    return torch.Generator().manual_seed(
+        epoch_seed(seed, level, 0x6D61736B + salt * 0xD1B54A32D192ED03)
+    )

@@ -138,20 +138,25 @@ def feature_boxes(values: pd.DataFrame, features: list[str], path: Path) -> Path
 
 
 def accuracy_vs_compute(table: pd.DataFrame, target: float, path: Path) -> Path:
-    """Each label's accuracy (± std over seeds) against the training epochs it spent to
-    reach and train its mask at density `target`.
+    """Each label's accuracy (± std over seeds) against the training FLOPs it spent to
+    reach and train its mask at density `target` (epochs, for a table without FLOPs).
 
-    `table` has columns label, target, epochs, accuracy, std (one row per label and target).
+    `table` has columns label, target, epochs, accuracy, std and maybe flops (one row per
+    label and target).
     """
+    at = table[table["target"] == target]
+    flops = "flops" in at.columns and at.flops.notna().all()
+    x = "flops" if flops else "epochs"
     fig, ((ax,),) = _grid(1, 1, panel=(6.0, 4.0))
-    for r in table[table["target"] == target].itertuples():
-        ax.errorbar(r.epochs, r.accuracy, yerr=0 if pd.isna(r.std) else r.std, fmt="o")
+    for r in at.itertuples():
+        spent = getattr(r, x)
+        ax.errorbar(spent, r.accuracy, yerr=0 if pd.isna(r.std) else r.std, fmt="o")
         ax.annotate(
-            r.label, (r.epochs, r.accuracy), fontsize=7, xytext=(3, 3), textcoords="offset points"
+            r.label, (spent, r.accuracy), fontsize=7, xytext=(3, 3), textcoords="offset points"
         )
     ax.set(
         xscale="log",
-        xlabel="training epochs spent (incl. IMP's rounds)",
+        xlabel=f"training {'FLOPs' if flops else 'epochs'} spent (incl. IMP's rounds)",
         ylabel="test accuracy",
         title=f"accuracy against compute at density {target:g}",
     )

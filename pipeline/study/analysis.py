@@ -23,12 +23,35 @@ MASK_COST: dict[str, Callable[[int], list[int]]] = {
 }
 
 
+# Methods that never run IMP on the run's own seed: the candidates of the study's goal.
+# (`transfer` counts only aligned: an unaligned ticket on a new seed is a known failure.)
+WITHOUT_IMP = ("prior", "gem_miner", "early_bird", "rigl", "set")
+ALIGNED_TRANSFER = ("transfer+weights", "transfer+activations")
+
+
 def run_label(run: Run) -> str:
+    """The method, then the study's variants of it (a `prior` start, a steer, an
+    alignment), then the control: e.g. `rigl+prior+steer`, `transfer+weights`,
+    `imp+shuffle`; `prior-no_X` for a prior ablation."""
     prune = run.cfg.prune
     if prune.method == "prior" and list(prune.prior_components) != list(COMPONENTS):
         dropped = [c for c in COMPONENTS if c not in prune.prior_components]
         return "prior-no_" + "+".join(dropped)
-    return method_label(prune.method, prune.control)
+    variants = [
+        name
+        for name, on in (
+            ("prior", prune.start == "prior"),
+            ("steer", bool(prune.dst_steer)),
+            (prune.transfer_align, prune.transfer_align != "none"),
+        )
+        if on
+    ]
+    return method_label("+".join([prune.method, *variants]), prune.control)
+
+
+def without_imp(label: str) -> bool:
+    """A label of the goal's candidates (not an ablation, not a control)."""
+    return label.split("+")[0] in WITHOUT_IMP or label in ALIGNED_TRANSFER
 
 
 def _mask_producers(run: Run, level: int) -> list[tuple[Run, int]]:
@@ -157,3 +180,35 @@ def gap_closed(
         for label in (candidate, low, high)
     }
     return (pick[candidate] - pick[low]) / (pick[high] - pick[low])
+
+
+# The study's goal (docs/STUDY.md): at the density nearest GOAL_DENSITY, a method that never
+# runs IMP on its seed closes GOAL_CLOSED of the gap between imp+shuffle and imp using at
+# most GOAL_FLOPS of IMP's training FLOPs.
+GOAL_DENSITY, GOAL_CLOSED, GOAL_FLOPS = 0.05, 0.5, 0.1
+
+
+def closing_the_gap(table: pd.DataFrame) -> pd.DataFrame:
+    """Per goal candidate (`without_imp`) and target density: accuracy, the gap closed
+    (`gap_closed`) and its FLOPs as a share of IMP's at that density."""
+    imp = table[table.label == "imp"].set_index("target")
+    rows = []
+    for label in sorted(filter(without_imp, table.label.unique())):
+        at = table[table.label == label].set_index("target")
+        closed = gap_closed(table, label)
+        for target in at.index:
+            rows.append(
+                {
+                    "label": label,
+                    "target": target,
+                    "accuracy": at.accuracy[target],
+                    "closed": closed.get(target, math.nan),
+                    "flops_share": at.flops[target] / imp.flops[target]
+                    if "flops" in at.columns and target in imp.index
+                    else math.nan,
+                    "matches": target in imp.index and at.accuracy[target] >= imp.accuracy[target],
+                }
+            )
+    return pd.DataFrame(
+        rows, columns=["label", "target", "accuracy", "closed", "flops_share", "matches"]
+    )

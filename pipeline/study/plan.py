@@ -8,9 +8,13 @@ methods are compared at equal weight counts (to within one weight of rounding pe
 Phase 1 trains IMP tickets with the fresh-init and shuffled controls (the controls only
 at the levels read), the pruning-at-initialization baselines (SNIP, GraSP and SynFlow,
 each also shuffled within layers as the Frankle et al. 2021 sanity check), the
-ratio-only baselines (ERK, Su et al. ratios, random) and one-shot magnitude pruning of
-the trained dense network (how much IMP's iterations add). Phase 2 trains `prior` masks
-learned from phase 1's store, on new seeds, with one ablation per component when asked.
+ratio-only baselines (ERK, Su et al. ratios, random), one-shot magnitude pruning of
+the trained dense network (how much IMP's iterations add), and the methods that find a
+mask without IMP and without a store: GEM-MINER, early-bird tickets, RigL and SET.
+Phase 2 runs, on new seeds, what learns from phase 1's store: `prior` (with one ablation
+per component when asked), RigL from a `prior` start, steered by the prior, and both,
+SET and GEM-MINER from a `prior` start, and seed-0 tickets transferred to the new
+initializations, unaligned and aligned by weights and by activations.
 """
 
 from __future__ import annotations
@@ -22,8 +26,10 @@ from pathlib import Path
 
 from pipeline.compose import expand
 from pipeline.config import PruneConfig
-from pipeline.errors import ConfigError
+from pipeline.data import dataset_spec
+from pipeline.errors import ConfigError, PriorError
 from pipeline.paths import Layout
+from pipeline.prior.align import ALIGNMENTS, unit_chain
 from pipeline.prior.components import COMPONENTS
 from pipeline.prune.ladder import Rung, ladder
 
@@ -34,7 +40,15 @@ BASELINE_GROUPS = (
     ("prune.method=snip,grasp,synflow", "prune.control=none,shuffle"),
     ("prune.method=erk,su_ratios,random",),
     ("prune.method=oneshot",),  # magnitude after full dense training, no iterations
+    ("prune.method=gem_miner,early_bird,rigl,set",),  # searches and dynamic sparse training
 )
+# phase 2's methods besides `prior`, each with the store: its options as overrides
+STORE_GROUPS = (
+    ("prune.method=rigl", "prune.start=prior", "prune.dst_steer=0,1"),
+    ("prune.method=rigl", "prune.dst_steer=1"),  # steered from an ERK start
+    ("prune.method=set,gem_miner", "prune.start=prior"),
+)
+TRANSFER_SEED = 0  # the ticket every phase-2 seed receives
 
 
 def _values(items) -> str:
@@ -124,17 +138,32 @@ class StudyPlan:
             *([*common, *self._at_imp_densities(), *group] for group in BASELINE_GROUPS),
         ]
 
+    def _alignments(self) -> tuple[str, ...]:
+        """Transfer unaligned, and aligned too where the model is a chain of layers."""
+        cfg = expand([*self.overrides, "sweep=none"])[0]
+        spec = dataset_spec(cfg.data.name)
+        try:
+            unit_chain(cfg.model.name, spec.input_shape, spec.num_classes)
+        except PriorError:
+            return ("none",)
+        return ("none", *ALIGNMENTS)
+
     def prior_sweeps(self) -> list[list[str]]:
         seeds = range(PRIOR_SEED_OFFSET, PRIOR_SEED_OFFSET + self.prior_seeds)
-        common = [
-            *self._common(seeds, "prior"),
-            *self._at_imp_densities(),
-            "prune.method=prior",
-            f"prune.prior_store={self.layout.store}",
-        ]
-        sweeps = [common]
+        common = [*self._common(seeds, "prior"), *self._at_imp_densities()]
+        store = f"prune.prior_store={self.layout.store}"
+        prior = [*common, "prune.method=prior", store]
+        sweeps = [prior]
         if self.ablate:
             for dropped in COMPONENTS:
                 kept = "[" + ",".join(c for c in COMPONENTS if c != dropped) + "]"
-                sweeps.append([*common, f"prune.prior_components={kept}"])
+                sweeps.append([*prior, f"prune.prior_components={kept}"])
+        sweeps += [[*common, store, *group] for group in STORE_GROUPS]
+        transfer = [
+            "prune.method=transfer",
+            f"prune.transfer_store={self.layout.store}",
+            f"prune.transfer_seed={TRANSFER_SEED}",
+            f"prune.transfer_align={_values(self._alignments())}",
+        ]
+        sweeps.append([*common, *transfer])
         return sweeps

@@ -74,7 +74,9 @@ def run_study(plan: StudyPlan, sizer, results: Path, console: Console) -> int:
     if not _phase("1 (tickets, controls, baselines)", plan.baseline_sweeps(), sizer, console):
         return WAITING
     reduce(plan.layout.runs, plan.layout.store)
-    if not _phase("2 (prior)", plan.prior_sweeps(), sizer, console):
+    if not _phase(
+        "2 (from the store: prior, prior starts, transfer)", plan.prior_sweeps(), sizer, console
+    ):
         return WAITING
     reduce(plan.layout.runs, plan.layout.store)
     manifests = [plan.layout.sweep(f"{plan.name}-{p}") for p in ("baselines", "prior")]

@@ -1,6 +1,7 @@
 """GEM-MINER (Sreenivasan et al., NeurIPS 2022): mask scores trained at the rewind weights.
 
-Every prunable weight w gets a score p in [0, 1] (uniform at random at the start). The
+Every prunable weight w gets a score p in [0, 1] (uniform at random at the start, or
+starting from a `prior` mask with `prune.start=prior`: see `initial_scores`). The
 weights stay frozen; the network computes with w * m, where m = 1[p >= 0.5] on the weights
 not yet pruned and 0 on the others, and the scores learn through the rounding by the
 straight-through estimator (dm/dp = 1). The loss is the cross-entropy plus the paper's
@@ -54,15 +55,27 @@ def keep_top_random_ties(scores: Masks, alive: Masks, count: int, gen: torch.Gen
     return out
 
 
+def initial_scores(ctx: PruneContext) -> Masks:
+    """Uniform in [0, 1] (the paper's start: about half the weights round to 1), or with
+    `prune.start=prior` uniform in [0.5, 1) on the `prior` method's mask for this level
+    (drawn first, so it is that method's mask) and in [0, 0.5) elsewhere."""
+    start = None
+    if (ctx.config.start or "random") == "prior":
+        from pipeline.prior.draw import prior_mask
+
+        start = prior_mask(ctx)
+    uniform = {n: torch.rand(ctx.shapes[n], generator=ctx.generator) for n in ctx.names}
+    if start is None:
+        return uniform
+    return {n: (uniform[n] + start[n].float()) / 2 for n in ctx.names}
+
+
 def gem_miner(ctx: PruneContext) -> Masks:
     prune, names = ctx.config, ctx.names
     model = plain_model(ctx).train()  # BatchNorm on batch statistics, as in training
     frozen = {k: v.detach() for k, v in model.state_dict().items()}
     device = ctx.data.x_train.device
-    scores = {
-        n: torch.rand(ctx.shapes[n], generator=ctx.generator).to(device).requires_grad_()
-        for n in names
-    }
+    scores = {n: s.to(device).requires_grad_() for n, s in initial_scores(ctx).items()}
     alive = {n: torch.ones(ctx.shapes[n], dtype=torch.bool, device=device) for n in names}
     optimizer = torch.optim.SGD(scores.values(), lr=prune.gem_lr, momentum=MOMENTUM)
     rounds = (prune.gem_epochs - 1) // prune.gem_period
