@@ -111,7 +111,12 @@ def test_study_end_to_end_learns_a_prior_and_writes_the_report(tmp_path):
         "su_ratios",
         "random",
         "oneshot",
+        "gem_miner",
+        "early_bird",
+        "rigl",
+        "set",
         "prior",
+        "transfer",
     }
     assert sorted(runs[runs.method == "prior"].seed) == [100, 101]
     controls = runs[(runs.method == "imp") & (runs.control != "none")].run_id
@@ -121,7 +126,10 @@ def test_study_end_to_end_learns_a_prior_and_writes_the_report(tmp_path):
     assert prior.density == pytest.approx(0.2, abs=0.03)
     assert prior.layers["fc1.weight"].spread is not None
     text = (results / "README.md").read_text()
-    assert "## Does `prior` close the gap?" in text and "snip vs snip+shuffle" in text
+    assert "## Which method closes the gap without IMP?" in text and "snip vs snip+shuffle" in text
+    assert text.count("**Goal at density 0.2: ") == 2
+    for label in ("rigl+prior+steer", "rigl+steer", "gem_miner+prior", "transfer+weights"):
+        assert f"| {label} | " in text
     assert "- imp vs oneshot: 0.2: " in text
     assert (results / "accuracy_vs_density.png").stat().st_size > 1000
     # IMP at 20% per level is read at levels 3 and 7; every method has its exact density there

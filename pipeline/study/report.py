@@ -269,7 +269,9 @@ def study_markdown(
         "",
         "Epochs of training per run, including every IMP round that produced the mask "
         "(controls are charged their ticket's rounds), and wall-clock seconds per run "
-        "(a cohort's time divided by its size).",
+        "(a cohort's time divided by its size). A search's own steps (GEM-MINER's score "
+        "training, early-bird's dense training) are not epochs here; the FLOPs below count "
+        "them.",
         "",
         markdown(compute_by_density(table, [1.0, *plan.densities])),
         "![compute](compute.png)",
