@@ -50,13 +50,22 @@ def ticket_run(store: str | Path, model: str, dataset: str, seed: int) -> str:
     return match[0]
 
 
+@lru_cache(maxsize=8)
+def _pruned_levels(store: str, stamp: float):
+    """The store's pruned levels, read once per store version (every level of every
+    `transfer` run asks)."""
+    levels = levels_frame(store)
+    return levels[levels.level > 0]
+
+
 def ticket_level(
     store: Path, model: str, dataset: str, seed: int, density: float
 ) -> tuple[str, int]:
     """(run id, level) of the stored IMP ticket's level nearest `density`."""
     run_id = ticket_run(store, model, dataset, seed)
-    levels = levels_frame(store)
-    levels = levels[(levels.run_id == run_id) & (levels.level > 0)]
+    path = Path(store).resolve()
+    levels = _pruned_levels(str(path), path.stat().st_mtime)
+    levels = levels[levels.run_id == run_id]
     if levels.empty:
         raise PriorError(f"ticket {run_id} in {store} has no pruned level yet")
     return run_id, int(nearest_levels(levels, density).level.iloc[0])
