@@ -213,8 +213,14 @@ BOOKKEEPING = {
     ("checkpoint_every",),
 }
 
-# Keys that earlier versions wrote and this one no longer reads (bookkeeping only).
-RETIRED = {("progress",)}
+# Keys that earlier versions wrote and this one no longer reads -> the value it may hold
+# (ANY for bookkeeping) and the key that replaced it. A retired key holding the value that
+# is now the default behaviour is dropped, so old manifests load with their run ids.
+ANY = object()
+RETIRED = {
+    ("progress",): (ANY, None),
+    ("prune", "dst_start"): ("erk", "prune.start"),
+}
 
 
 @functools.cache
@@ -237,6 +243,13 @@ def config_from_dict(raw: dict, cls: type = Config, path: tuple[str, ...] = ()):
     unknown = {k for k in raw if k not in kinds and (*path, k) not in RETIRED}
     if unknown:
         raise ValueError(f"unknown config keys for {cls.__name__}: {sorted(unknown)}")
+    for key in raw.keys() - kinds.keys():
+        allowed, successor = RETIRED[(*path, key)]
+        if allowed is not ANY and raw[key] != allowed:
+            raise ValueError(
+                f"{'.'.join((*path, key))}={raw[key]!r} was written by an earlier version; "
+                f"it is now {successor}"
+            )
     values = {}
     for name, value in raw.items():
         if name not in kinds:

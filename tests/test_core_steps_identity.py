@@ -12,6 +12,7 @@ from pipeline.config import (
     ModelConfig,
     PruneConfig,
     TrainConfig,
+    config_from_dict,
 )
 from pipeline.identity import identity_stamp, run_id, scientific_dict
 from pipeline.paths import SweepPaths
@@ -115,6 +116,16 @@ def test_a_method_option_enters_only_its_own_methods_ids():
     assert run_id(with_components(imp, ["profile"])) == run_id(imp)
     assert run_id(with_components(prior, ["profile"])) != run_id(prior)
     assert "prior_store" in scientific_dict(prior)["prune"]
+
+
+def test_a_retired_key_at_its_old_default_loads_with_the_same_id_and_otherwise_is_named():
+    """Manifests written before `prune.dst_start` became `prune.start` hold dst_start=erk
+    for every run; a rigl run's id is the same as before (the default is omitted)."""
+    rigl = Config(prune=PruneConfig(method="rigl"))
+    raw = {"prune": {"method": "rigl", "dst_start": "erk"}, "progress": True}
+    assert run_id(config_from_dict(raw)) == run_id(rigl)
+    with pytest.raises(ValueError, match="prune.dst_start='uniform' .* now prune.start"):
+        config_from_dict({"prune": {"method": "rigl", "dst_start": "uniform"}})
 
 
 def test_a_manifest_whose_ids_no_longer_match_its_configs_is_refused(tmp_path, capsys):
