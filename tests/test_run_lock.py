@@ -19,6 +19,7 @@ from sweep_helpers import TINY, assert_same_results, dry_run, lth_cluster, resul
 
 from pipeline.cli import main
 from pipeline.launch.manifest import Manifest
+from pipeline.launch.status import RUNNING, sweep_state
 from pipeline.locks import Lock
 from pipeline.paths import SweepPaths
 from pipeline.runs import Run
@@ -57,8 +58,15 @@ def test_a_run_locked_elsewhere_is_left_with_its_control_until_the_source_is_fin
     log = tmp_path / "first.log"
     try:
         assert task(paths, 0, log=log).wait(timeout=120) == 1  # not everything finished
+        held = {r.run_id: r for r in sweep_state(paths).runs}[source.id]
+        assert held.state == RUNNING  # lth status: another process is training it
+        assert (
+            held.note
+            == f"trained by pid {os.getpid()} on {socket.gethostname()}, which holds its lock"
+        )
     finally:
         holder.release()
+    assert {r.run_id: r for r in sweep_state(paths).runs}[source.id].state != RUNNING
     text = log.read_text()
     me = f"pid {os.getpid()} on {socket.gethostname()}"
     for run in (source, control):

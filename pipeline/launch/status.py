@@ -6,8 +6,9 @@ running. Without accounting (sacct), Slurm forgets a job minutes after it ends, 
 nothing here depends on the scheduler remembering a finished task.
 
 States: done; running (started, and its task is queued or running, so a resubmission
-would duplicate it); failed (ended unfinished: training raised, the task was stopped
-and not requeued, or killed); never started (its task, if any, still queued).
+would duplicate it; or its lock is held by a process of another sweep or task); failed
+(ended unfinished: training raised, the task was stopped and not requeued, or killed);
+never started (its task, if any, still queued).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from pipeline.launch.backends import make_launcher
 from pipeline.launch.cluster import TaskState
 from pipeline.launch.manifest import Manifest
 from pipeline.launch.submissions import Submission, latest, load_submissions
+from pipeline.locks import Lock
 from pipeline.paths import SweepPaths
 from pipeline.runs import Run
 
@@ -131,6 +133,8 @@ def _judge(
         state, note = RUNNING, "" if started else "starting"
     elif live:
         state, note = NEVER, "queued"
+    elif (lock := Lock(run.paths.lock)).held_elsewhere():
+        state, note = RUNNING, f"trained by {lock.holder()}, which holds its lock"
     elif status.get("state") in ("failed", "stopped", "running"):
         state = FAILED
         note, superseded = _reason(status, task)
