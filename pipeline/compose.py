@@ -11,7 +11,6 @@ from __future__ import annotations
 import functools
 import itertools
 import os
-from copy import deepcopy
 from pathlib import Path
 
 from hydra import compose, initialize_config_dir
@@ -144,12 +143,11 @@ def _needs_compose(key: str, override, dirs: list[Path]) -> bool:
 
 
 def _assign(node, assignment):
-    if not assignment:
-        return node
-    copy = deepcopy(node)
+    """`node` with every value-sweep key set, in place: each assignment of a product sets
+    all of the same keys, so nothing of the previous one survives and no copy is needed."""
     for key, value in assignment:
         try:
-            OmegaConf.update(copy, key, value, merge=False)
+            OmegaConf.update(node, key, value, merge=False)
         except OmegaConfBaseException as error:
             raise ConfigError(key, str(error).splitlines()[0]) from None
-    return copy
+    return node
