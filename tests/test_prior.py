@@ -7,6 +7,8 @@ import torch
 from contexts import layer_prior
 
 from pipeline.cli import main
+from pipeline.launch.manifest import Manifest
+from pipeline.paths import Layout
 from pipeline.prior.learn import TicketPrior, learn_prior
 from pipeline.prior.sample import gumbel_top_k, layer_counts, layer_scores
 from pipeline.store import levels_frame, runs_frame
@@ -141,8 +143,11 @@ def test_study_end_to_end_learns_a_prior_and_writes_the_report(tmp_path):
             imp.density[target], abs=2 / 15_000
         )
     assert "0.2 at level 7 (hidden density 0.2097)" in text
-    # running it again trains nothing and rewrites the same report
-    assert main(argv) == 0
+    # running it again trains nothing and rewrites the same report; with the local
+    # launcher a new cohort size takes effect (nothing is outstanding to keep indices for)
+    assert main([*argv, "launcher.cohort_size=1"]) == 0
+    manifest = Manifest.load(Layout(out).sweep("t-prior"))
+    assert len(manifest.cohorts) == len(manifest.runs)
 
 
 @pytest.mark.parametrize(

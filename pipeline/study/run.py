@@ -38,12 +38,18 @@ def _pending(manifest: Manifest) -> list[int]:
 
 def _phase(label: str, sweeps: list[list[str]], sizer, console: Console) -> bool:
     """Train one phase; True once every run of it is complete. Cohorts a cluster is still
-    running are left alone, and an earlier manifest of the same runs is kept, so the
-    cohort indices of earlier submissions stay valid."""
+    running are left alone, and an earlier cluster manifest of the same runs is kept, so
+    the cohort indices of earlier submissions stay valid. A blocking (local) launcher has
+    nothing outstanding, so its manifest is rebuilt: new launcher settings (e.g.
+    launcher.cohort_size) take effect on a re-run."""
     manifest = _manifest(sweeps, sizer)
     paths = Layout(Path(manifest.root)).sweep(manifest.name)
     earlier = Manifest.load(paths) if paths.manifest.is_file() else None
-    if earlier is not None and set(earlier.runs) == set(manifest.runs):
+    if (
+        earlier is not None
+        and set(earlier.runs) == set(manifest.runs)
+        and not make_launcher(earlier.launcher.name).blocking
+    ):
         manifest = earlier
     else:
         manifest.save(paths)
