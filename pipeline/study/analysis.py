@@ -189,8 +189,8 @@ GOAL_DENSITY, GOAL_CLOSED, GOAL_FLOPS = 0.05, 0.5, 0.1
 
 
 def closing_the_gap(table: pd.DataFrame) -> pd.DataFrame:
-    """Per goal candidate (`without_imp`) and target density: accuracy, the gap closed
-    (`gap_closed`) and its FLOPs as a share of IMP's at that density."""
+    """Per goal candidate (`without_imp`) and target density: accuracy (± std over seeds)
+    beside IMP's, the gap closed (`gap_closed`) and its FLOPs as a share of IMP's."""
     imp = table[table.label == "imp"].set_index("target")
     rows = []
     for label in sorted(filter(without_imp, table.label.unique())):
@@ -202,6 +202,9 @@ def closing_the_gap(table: pd.DataFrame) -> pd.DataFrame:
                     "label": label,
                     "target": target,
                     "accuracy": at.accuracy[target],
+                    "std": at["std"][target],
+                    "imp_accuracy": imp.accuracy.get(target, math.nan),
+                    "imp_std": imp["std"].get(target, math.nan),
                     "closed": closed.get(target, math.nan),
                     "flops_share": at.flops[target] / imp.flops[target]
                     if "flops" in at.columns and target in imp.index
@@ -210,5 +213,16 @@ def closing_the_gap(table: pd.DataFrame) -> pd.DataFrame:
                 }
             )
     return pd.DataFrame(
-        rows, columns=["label", "target", "accuracy", "closed", "flops_share", "matches"]
+        rows,
+        columns=[
+            "label",
+            "target",
+            "accuracy",
+            "std",
+            "imp_accuracy",
+            "imp_std",
+            "closed",
+            "flops_share",
+            "matches",
+        ],
     )

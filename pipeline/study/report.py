@@ -162,7 +162,9 @@ def goal_verdict(gaps: pd.DataFrame, densities: tuple[float, ...]) -> str:
     def cited(row) -> str:
         return (
             f"`{row.label}` closes {row.closed:.2f} of the gap with "
-            f"{row.flops_share:.3f} of IMP's FLOPs"
+            f"{row.flops_share:.3f} of IMP's FLOPs (accuracy {number(row.accuracy)} ± "
+            f"{number(row['std'])} against IMP's {number(row.imp_accuracy)} ± "
+            f"{number(row.imp_std)})"
         )
 
     if not met.empty:
