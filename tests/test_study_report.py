@@ -22,6 +22,7 @@ from pipeline.study.report import (
     accuracy_by_density,
     convergence_by_density,
     flops_by_density,
+    goal_verdict,
     prior_against_baselines,
     study_markdown,
     top_effects,
@@ -233,3 +234,33 @@ def test_imps_flops_to_reach_a_level_include_every_earlier_round(tmp_path):
     text = study_markdown(plan, "m/d", old, pd.DataFrame({0.64: [1.0]}, index=["f"]), False)
     assert "## FLOPs" not in text and "## Convergence" not in text
     assert "**Goal at density 0.64: not evaluated**" in text
+
+
+def test_the_goal_is_not_met_when_the_method_that_closes_half_the_gap_costs_too_much():
+    def row(label, closed, share, accuracy):
+        return dict(
+            label=label,
+            target=0.05,
+            accuracy=accuracy,
+            std=0.01,
+            imp_accuracy=0.6,
+            imp_std=0.02,
+            closed=closed,
+            flops_share=share,
+            matches=accuracy >= 0.6,
+        )
+
+    gaps = pd.DataFrame(
+        [
+            row("rigl", 0.3, 0.05, 0.52),
+            row("gem_miner", 0.7, 0.2, 0.58),
+            row("prior", 0.1, 0.01, 0.5),
+        ]
+    )
+    assert goal_verdict(gaps, (0.2, 0.05)) == (
+        "**Goal at density 0.05: not met.** No method without IMP closes 0.5 of the gap within "
+        "0.1 of IMP's FLOPs. Within that budget, `rigl` closes 0.30 of the gap with 0.050 of "
+        "IMP's FLOPs (accuracy 0.520 ± 0.010 against IMP's 0.600 ± 0.020); the most at any "
+        "cost: `gem_miner` closes 0.70 of the gap with 0.200 of IMP's FLOPs (accuracy 0.580 ± "
+        "0.010 against IMP's 0.600 ± 0.020). Matching the tickets (accuracy at least IMP's): none."
+    )
