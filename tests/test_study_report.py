@@ -29,12 +29,21 @@ from pipeline.study.report import (
 )
 
 RESULTS = Path(__file__).resolve().parents[1] / "results"
+DEFAULT_DENSITIES = (0.5, 0.2, 0.1, 0.05, 0.02)
+# name -> (overrides, seeds, --ablate, --densities) of each committed `lth study` report
 STUDIES = {
-    "mnist1d_mlp": (["model=mnist1d_mlp", "data=mnist1d"], 3, True),
+    "mnist1d_mlp": (["model=mnist1d_mlp", "data=mnist1d"], 3, True, DEFAULT_DENSITIES),
     "fashion_lenet": (
-        ["model=lenet_300_100", "data=fashion_mnist", "train.duration=5ep"],
-        2,
+        [
+            "model=lenet_300_100",
+            "data=fashion_mnist",
+            "train.duration=10ep",
+            "prune.gem_epochs=10",
+            "prune.early_bird_epochs=10",
+        ],
+        3,
         False,
+        (0.2, 0.05),
     ),
 }
 
@@ -134,11 +143,12 @@ def test_committed_study_readme_regenerates_from_its_levels(name):
     folder = RESULTS / name
     readme = (folder / "README.md").read_text()
     lines = readme.splitlines()
-    overrides, seeds, ablate = STUDIES[name]
+    overrides, seeds, ablate, densities = STUDIES[name]
     plan = StudyPlan(
         name,
         overrides,
         Path("unused"),
+        densities=densities,
         seeds=seeds,
         prior_seeds=seeds,
         ablate=ablate,
