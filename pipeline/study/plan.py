@@ -19,6 +19,7 @@ initializations, unaligned and aligned by weights and by activations.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
 from functools import cached_property
@@ -28,6 +29,7 @@ from pipeline.compose import expand
 from pipeline.config import PruneConfig
 from pipeline.data import dataset_spec
 from pipeline.errors import ConfigError, PriorError
+from pipeline.methods import METHODS
 from pipeline.paths import Layout
 from pipeline.prior.align import ALIGNMENTS, unit_chain
 from pipeline.prior.components import COMPONENTS
@@ -36,11 +38,12 @@ from pipeline.prune.ladder import Rung, ladder
 DENSITIES = (0.5, 0.2, 0.1, 0.05, 0.02)
 PRIOR_SEED_OFFSET = 100  # prior masks are drawn for seeds no ticket in the store used
 
+# (methods, their other overrides): phase 1's methods besides IMP, trained at IMP's densities
 BASELINE_GROUPS = (
-    ("prune.method=snip,grasp,synflow", "prune.control=none,shuffle"),
-    ("prune.method=erk,su_ratios,random",),
-    ("prune.method=oneshot",),  # magnitude after full dense training, no iterations
-    ("prune.method=gem_miner,early_bird,rigl,set",),  # searches and dynamic sparse training
+    (("snip", "grasp", "synflow"), ("prune.control=none,shuffle",)),
+    (("erk", "su_ratios", "random"), ()),
+    (("oneshot",), ()),  # magnitude after full dense training, no iterations
+    (("gem_miner", "early_bird", "rigl", "set"), ()),  # searches and dynamic sparse training
 )
 # phase 2's methods besides `prior`, each with the store: its options as overrides
 STORE_GROUPS = (
@@ -132,11 +135,36 @@ class StudyPlan:
         ]
         read = "[" + ",".join(str(level) for level in self.imp_levels) + "]"
         controls = [*imp, "prune.control=reinit,shuffle", f"prune.train_levels={read}"]
+        groups = [
+            ([m for m in methods if m not in self.left_out], extra)
+            for methods, extra in BASELINE_GROUPS
+        ]
         return [
             [*imp, "prune.control=none"],
             controls,
-            *([*common, *self._at_imp_densities(), *group] for group in BASELINE_GROUPS),
+            *(
+                [*common, *self._at_imp_densities(), f"prune.method={_values(methods)}", *extra]
+                for methods, extra in groups
+                if methods
+            ),
         ]
+
+    @cached_property
+    def left_out(self) -> dict[str, str]:
+        """Phase 1's methods whose own checks refuse this model at the plan's densities
+        (e.g. su_ratios where its fixed output share exceeds the budget), with the reason:
+        the study goes on without them and its report says so."""
+        base = expand([*self.overrides, "sweep=none", *self._at_imp_densities()])[0]
+        refused = {}
+        for method in (m for methods, _ in BASELINE_GROUPS for m in methods):
+            check = METHODS[method].check
+            cfg = dataclasses.replace(base, prune=dataclasses.replace(base.prune, method=method))
+            try:
+                if check:
+                    check(cfg)
+            except ConfigError as error:
+                refused[method] = str(error)
+        return refused
 
     def _alignments(self) -> tuple[str, ...]:
         """Transfer unaligned, and aligned too where the model is a chain of layers."""

@@ -261,6 +261,16 @@ def study_markdown(
         + ". Every other method trains at those hidden and output-layer densities (to within "
         "one weight of rounding per layer).",
         "",
+        *(
+            [
+                "Left out, refused by their own checks at these densities: "
+                + "; ".join(f"`{m}` ({reason})" for m, reason in plan.left_out.items())
+                + ".",
+                "",
+            ]
+            if plan.left_out
+            else []
+        ),
         "## Accuracy against density",
         "",
         markdown(accuracy_by_density(table, [1.0, *plan.densities])),

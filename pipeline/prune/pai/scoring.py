@@ -13,6 +13,7 @@ from torch import nn
 
 from pipeline.models.members import build_plain
 from pipeline.prune.context import PruneContext
+from pipeline.prune.ladder import Rung
 from pipeline.prune.masks import Masks, keep_largest
 
 Batch = tuple[torch.Tensor, torch.Tensor]
@@ -20,12 +21,17 @@ Batch = tuple[torch.Tensor, torch.Tensor]
 BATCH_SIZE = 256  # examples per scoring minibatch: enough signal, modest memory
 
 
+def level_budget(rung: Rung, sizes: dict[str, int], output: str) -> int:
+    """Weights a level keeps in all prunable layers together (`sizes`: weights per layer):
+    the rung's hidden density of the hidden layers' total plus its output density of the
+    output layer's size."""
+    hidden = sum(size for n, size in sizes.items() if n != output)
+    return round(rung.density * hidden) + round(rung.output_density * sizes[output])
+
+
 def target_count(ctx: PruneContext) -> int:
-    """Weights the level keeps in all prunable layers together: the ladder's hidden density
-    of the hidden layers' total plus its output density of the output layer's size."""
-    sizes = {n: ctx.shapes[n].numel() for n in ctx.names}
-    hidden = sum(size for n, size in sizes.items() if n != ctx.output)
-    return round(ctx.rung.density * hidden) + round(ctx.rung.output_density * sizes[ctx.output])
+    """`level_budget` of the context's level."""
+    return level_budget(ctx.rung, {n: ctx.shapes[n].numel() for n in ctx.names}, ctx.output)
 
 
 def keep_top(ctx: PruneContext, scores: Masks) -> Masks:
