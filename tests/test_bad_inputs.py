@@ -232,6 +232,12 @@ CASES = [
         r"prune.rewind: rewind point 5ep .* is not before the end of training",
     ),
     Case(
+        "su_ratios_output_share_past_the_budget",  # 30% of the CNN's fc: 375 > 5% of 5210
+        config("model=mnist1d_cnn", "prune.method=su_ratios", "prune.densities=[0.05]"),
+        r"prune.method: su_ratios keeps 30% of fc.weight \(375 weights\), more than level 1's "
+        r"budget of 257 weights",
+    ),
+    Case(
         "cluster_account_missing",
         config("launcher=narwhal"),
         r"launcher.account: .*export LTH_ACCOUNT",

@@ -274,3 +274,16 @@ def test_the_goal_is_not_met_when_the_method_that_closes_half_the_gap_costs_too_
         "cost: `gem_miner` closes 0.70 of the gap with 0.200 of IMP's FLOPs (accuracy 0.580 ± "
         "0.010 against IMP's 0.600 ± 0.020). Matching the tickets (accuracy at least IMP's): none."
     )
+
+
+def test_a_study_leaves_out_what_its_methods_refuse_and_says_why():
+    """The MNIST-1D CNN's output layer is a quarter of its weights: su_ratios' 30% of it does
+    not fit the 5% budget, so the study trains every other baseline."""
+    plan = StudyPlan("t", ["model=mnist1d_cnn", "data=mnist1d"], Path("unused"))
+    assert list(plan.left_out) == ["su_ratios"]
+    assert "level 4's budget of 282 weights" in plan.left_out["su_ratios"]
+    methods = [
+        o for sweep in plan.baseline_sweeps() for o in sweep if o.startswith("prune.method=")
+    ]
+    assert "prune.method=erk,random" in methods and not any("su_ratios" in m for m in methods)
+    assert StudyPlan("t", ["model=mnist1d_mlp"], Path("unused")).left_out == {}
