@@ -33,6 +33,7 @@ DEFAULT_DENSITIES = (0.5, 0.2, 0.1, 0.05, 0.02)
 # name -> (overrides, seeds, --ablate, --densities) of each committed `lth study` report
 STUDIES = {
     "mnist1d_mlp": (["model=mnist1d_mlp", "data=mnist1d"], 3, True, DEFAULT_DENSITIES),
+    "mnist1d_cnn": (["model=mnist1d_cnn", "data=mnist1d"], 3, True, DEFAULT_DENSITIES),
     "fashion_lenet": (
         [
             "model=lenet_300_100",

@@ -98,9 +98,14 @@ class StudyPlan:
         return levels
 
     @cached_property
+    def _base(self):
+        """The study's model, data and recipe as one config (no method, seed or ladder)."""
+        return expand([*self.overrides, "sweep=none"])[0]
+
+    @cached_property
     def rungs(self) -> list[Rung]:
         """IMP's rung at each target level: the densities every method trains at."""
-        scale = expand([*self.overrides, "sweep=none"])[0].prune.output_scale
+        scale = self._base.prune.output_scale
         imp = ladder(
             PruneConfig(fraction=self.imp_fraction, output_scale=scale, levels=self.imp_levels[-1])
         )
@@ -154,24 +159,28 @@ class StudyPlan:
         """Phase 1's methods whose own checks refuse this model at the plan's densities
         (e.g. su_ratios where its fixed output share exceeds the budget), with the reason:
         the study goes on without them and its report says so."""
-        base = expand([*self.overrides, "sweep=none", *self._at_imp_densities()])[0]
         refused = {}
         for method in (m for methods, _ in BASELINE_GROUPS for m in methods):
             check = METHODS[method].check
-            cfg = dataclasses.replace(base, prune=dataclasses.replace(base.prune, method=method))
+            if check is None:
+                continue
+            prune = dataclasses.replace(
+                self._base.prune,
+                method=method,
+                densities=[r.density for r in self.rungs],
+                output_densities=[r.output_density for r in self.rungs],
+            )
             try:
-                if check:
-                    check(cfg)
+                check(dataclasses.replace(self._base, prune=prune))
             except ConfigError as error:
                 refused[method] = str(error)
         return refused
 
     def _alignments(self) -> tuple[str, ...]:
         """Transfer unaligned, and aligned too where the model is a chain of layers."""
-        cfg = expand([*self.overrides, "sweep=none"])[0]
-        spec = dataset_spec(cfg.data.name)
+        spec = dataset_spec(self._base.data.name)
         try:
-            unit_chain(cfg.model.name, spec.input_shape, spec.num_classes)
+            unit_chain(self._base.model.name, spec.input_shape, spec.num_classes)
         except PriorError:
             return ("none",)
         return ("none", *ALIGNMENTS)
