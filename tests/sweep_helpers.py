@@ -31,6 +31,17 @@ TINY = [
 TICKETS = ["sweep=none", "train.duration=2ep", "prune.levels=2", "launcher.threads=1"]
 
 
+class StopAfter:
+    """A driver's `should_stop` hook that answers True from its (calls + 1)-th call on."""
+
+    def __init__(self, calls: int):
+        self.calls = calls
+
+    def __call__(self) -> bool:
+        self.calls -= 1
+        return self.calls < 0
+
+
 def lth_cluster(*argv: str) -> int:
     """`lth status|resume ...`, in this process, letting errors raise."""
     args = parser().parse_args(list(argv))

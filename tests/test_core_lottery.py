@@ -5,6 +5,7 @@ import json
 
 import pytest
 import torch
+from sweep_helpers import StopAfter
 
 from pipeline.config import Config, PruneConfig, TrainConfig
 from pipeline.data import load_dataset
@@ -128,20 +129,11 @@ def test_a_control_trains_only_its_train_levels_with_the_same_results(tmp_path, 
     )
 
 
-class _StopAfter:
-    def __init__(self, calls):
-        self.calls = calls
-
-    def __call__(self):
-        self.calls -= 1
-        return self.calls < 0
-
-
 def test_resuming_a_stopped_level_gives_the_uninterrupted_result(tmp_path, data):
     configs = _configs(levels=2, seeds=(0, 1), controls=("none", "shuffle"))
     reference = _drive(tmp_path / "a", configs, data)
     with pytest.raises(Stopped):
-        _drive(tmp_path / "b", configs, data, should_stop=_StopAfter(120 + 70))
+        _drive(tmp_path / "b", configs, data, should_stop=StopAfter(120 + 70))
     interrupted = link_runs(configs, Layout(tmp_path / "b"))
     partial = [r for r in interrupted if r.paths.level(1).partial.exists()]
     assert partial, "the stop should land in the middle of level 1"

@@ -5,6 +5,7 @@ import dataclasses
 
 import pytest
 import torch
+from sweep_helpers import StopAfter
 
 from pipeline.config import Config, PruneConfig, TrainConfig
 from pipeline.data import load_dataset
@@ -214,15 +215,6 @@ def _results(runs):
     return out
 
 
-class _StopAfter:
-    def __init__(self, calls):
-        self.calls = calls
-
-    def __call__(self):
-        self.calls -= 1
-        return self.calls < 0
-
-
 def test_a_rigl_sweep_records_moved_masks_at_the_ladders_densities(tmp_path, data):
     erk, rigl, set_run = _drive(tmp_path, _configs("erk", "rigl", "set"), data)
     for level in (1, 2):
@@ -256,7 +248,7 @@ def test_a_stopped_rigl_level_resumes_to_the_uninterrupted_result(tmp_path, data
     configs = _configs("rigl", "set")
     reference = _results(_drive(tmp_path / "a", configs, data))
     with pytest.raises(Stopped):  # after 45 steps of level 1: past the updates at 10..40
-        _drive(tmp_path / "b", configs, data, should_stop=_StopAfter(45))
+        _drive(tmp_path / "b", configs, data, should_stop=StopAfter(45))
     runs = link_runs(configs, Layout(tmp_path / "b"))
     for run in runs:
         partial = load_tensors(run.paths.level(1).partial)
